@@ -1,0 +1,79 @@
+"""The controlled vocabularies every layer shares: audiences, science topics, formats, towns.
+
+Ids are short English slugs (stable in URLs, features and model bundles); labels are the Chinese
+names editors and users see. Topics follow the city's science-popularization plan.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+AUDIENCES: Final[dict[str, str]] = {
+    "youth": "青少年",
+    "farmers": "农民",
+    "workers": "产业工人",
+    "seniors": "老年人",
+    "officials": "领导干部和公务员",
+    "public": "社会公众",
+}
+"""Audience id -> Chinese label. `public` is the fallback when no specific audience fits."""
+
+SPECIFIC_AUDIENCES: Final[tuple[str, ...]] = ("youth", "farmers", "workers", "seniors", "officials")
+"""The five audiences the plan targets explicitly (everything except `public`)."""
+
+TOPICS: Final[dict[str, str]] = {
+    "aerospace": "航空航天",
+    "ai": "人工智能",
+    "digital_skills": "信息技术与数字技能",
+    "health": "健康与医疗",
+    "disaster_prevention": "防灾减灾与应急",
+    "work_safety": "安全生产",
+    "agri_tech": "农业技术",
+    "smart_agriculture": "智慧农业",
+    "ecology": "生态环境",
+    "meteorology": "气象",
+    "food_drug_safety": "食品药品安全",
+    "anti_fraud_rumor": "防诈骗与反谣言",
+    "scientist_spirit": "科学家精神",
+    "energy_carbon": "能源与双碳",
+    "advanced_manufacturing": "先进制造",
+    "life_science": "生命科学",
+    "basic_science": "物理/化学/天文基础",
+    "scientific_thinking": "科学方法与思维",
+    "marine": "海洋科学",
+    "mental_health": "心理健康",
+}
+"""Topic id -> Chinese label: the science-topic taxonomy drawn from the plan."""
+
+FORMATS: Final[dict[str, str]] = {
+    "article": "图文",
+    "video": "视频",
+    "course": "课程",
+    "activity": "活动",
+    "exhibit": "展品",
+    "live": "直播",
+}
+"""Content format id -> Chinese label."""
+
+READING_LEVELS: Final[dict[str, str]] = {
+    "easy": "通俗易懂",
+    "medium": "一般",
+    "advanced": "专业",
+}
+"""Reading level id -> Chinese label (how much prior knowledge the item assumes)."""
+
+CHANNELS: Final[dict[str, str]] = {
+    "web": "数字科技馆网站",
+    "wechat": "微信小程序",
+    "kiosk": "馆内触摸屏",
+    "editor": "编辑预览",
+}
+"""Delivery channels a recommendation request can come from."""
+
+CITY: Final[str] = "中山市"
+TOWNS: Final[tuple[str, ...]] = (
+    "石岐街道", "东区街道", "西区街道", "南区街道", "火炬开发区", "五桂山街道",
+    "小榄镇", "古镇镇", "沙溪镇", "三乡镇", "坦洲镇", "黄圃镇", "南头镇", "东凤镇",
+    "横栏镇", "板芙镇", "神湾镇", "大涌镇", "港口镇", "三角镇", "民众街道", "阜沙镇", "南朗街道",
+)
+"""The city's towns and sub-districts (镇区); local activities name one of them."""

@@ -1,0 +1,1 @@
+"""Turning store rows into model inputs: interactions, user and item features, simulator."""

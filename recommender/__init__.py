@@ -1,0 +1,1 @@
+"""Offline ranking models, online service, training pipeline, evaluation."""
