@@ -3,7 +3,7 @@
 5-fold (seeded, stratified by primary editor label) CV over the editor-labelled demo items: each fold
 fits the tagger on the other folds (+ unlabelled items, for the encoder), predicts the held-out items
 with their tags removed, and scores per-label F1 (5 audiences + public) and macro-F1. The full tagger
-is compared with lexicon-only and prototype-only variants measured in the same run.
+is compared with searched-weights, lexicon-only and prototype-only variants measured in the same run.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/tagger_cv.py [--folds 5] [--seed 0] [--json]
 """

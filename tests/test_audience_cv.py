@@ -7,8 +7,8 @@ import pytest
 from content_catalog.audience import cross_validate
 from content_catalog.demo_catalog import load_demo_items
 
-MACRO_F1_FLOOR = 0.62
-"""Below the measured 5-fold value (see docs/audience-tagging.md); a real regression drops under it."""
+MACRO_F1_FLOOR = 0.82
+"""Measured 5-fold value is 0.868 (docs/audience-tagging.md); ~0.05 margin, a real regression drops under it."""
 
 
 def test_cross_validated_macro_f1_on_demo_catalog() -> None:

@@ -20,6 +20,7 @@ from content_catalog.schema import Item
 
 ABLATIONS: dict[str, dict[str, object]] = {
     "full": {},
+    "searched-weights": {"weights": None},
     "lexicon-only": {"weights": (1.0, 0.0, 0.0)},
     "prototype-only": {"weights": (0.0, 1.0, 0.0)},
 }
@@ -102,7 +103,7 @@ def run_ablations(
     random_state: int = 0,
     variants: Sequence[str] = tuple(ABLATIONS),
 ) -> list[CVResult]:
-    """The full tagger and the lexicon-only / prototype-only variants, on the same folds."""
+    """The full tagger and the searched-weights / lexicon-only / prototype-only variants, on the same folds."""
     results = []
     for variant in variants:
         overrides = ABLATIONS[variant]

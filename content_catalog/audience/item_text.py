@@ -1,21 +1,16 @@
-"""The text the audience tagger reads for an item: its words plus the catalog fields that hint at audience.
+"""The text the audience tagger reads for an item: its own words (title, summary, body start).
 
-`Item.text` holds title, summary and body; the topics, format and publishing organisation are strong
-audience cues too ("农业农村局", "安全生产", "课程"), so they are appended as Chinese labels.
+The labelling guideline (docs/audience-tagging.md) says an item's audience follows from who the
+text is written for, not from who published it. Publisher names ("应急管理局", "党校") and topic
+labels pulled general-interest items toward `officials` and made the tagger copy the publisher, so
+they are deliberately left out; cross-validated macro-F1 rose from 0.77 to 0.83 without them.
 """
 
 from __future__ import annotations
 
 from content_catalog.schema import Item
-from content_catalog.taxonomy import FORMATS, TOPICS
 
 
 def tagging_text(item: Item) -> str:
-    """Title, summary, body start, then topic/format/source labels, one per line."""
-    parts = [item.text]
-    if item.topics:
-        parts.append("主题：" + "、".join(TOPICS[t] for t in item.topics))
-    parts.append("形式：" + FORMATS[item.format])
-    if item.source_org:
-        parts.append("来源：" + item.source_org)
-    return "\n".join(parts)
+    """Title, summary and body start (`Item.text`); no catalog metadata."""
+    return item.text

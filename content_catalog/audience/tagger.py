@@ -6,8 +6,9 @@ Three scores per (item, label) — labels are the five audiences plus `public` �
 - supervised — one-vs-rest logistic regression probability (only with ≥ `min_labelled` labelled items).
 They are blended with weights summing to 1; a label is tagged when its blend reaches its own
 threshold (at most `max_audiences` per item), and `public` is added whenever no specific audience
-is. With enough labelled items, `fit` picks the weights and thresholds by an inner cross-validation
-over the labelled items it was given, so evaluation folds held out by the caller are never used for
+is. With enough labelled items the blend is a fixed lexicon/classifier split (DEFAULT_WEIGHTS) and
+`fit` picks the thresholds (and, with `weights=None`, the weights) by an inner cross-validation over
+the labelled items it was given, so evaluation folds held out by the caller are never used for
 tuning. Editor tags always win.
 """
 
@@ -33,6 +34,10 @@ from content_catalog.audience.vectors import TextEncoder, default_encoder, fresh
 from content_catalog.schema import AudienceTag, Item, TagSource
 from content_catalog.taxonomy import AUDIENCES, SPECIFIC_AUDIENCES
 
+DEFAULT_WEIGHTS: tuple[float, float, float] = (0.5, 0.0, 0.5)
+"""Fixed lexicon/classifier blend once there are labels: searching the weights per fit (inner CV over
+~180 items) picked a different blend in every fold and scored lower than this fixed, even split;
+prototypes add nothing the classifier does not already learn. Thresholds are still tuned in `fit`."""
 COLD_START_WEIGHTS: tuple[float, float, float] = (0.6, 0.4, 0.0)
 """Blend used when there are too few labelled items to tune one: lexicon first, prototypes second."""
 COLD_START_THRESHOLD: float = 0.4
@@ -67,6 +72,7 @@ class AudienceTagger:
     encoder: sklearn-style text transformer (`fit`/`transform` on lists of str); None -> char n-gram TF-IDF.
     min_labelled: labelled items needed before the classifier is trained and the blend is tuned.
     weights: (lexicon, prototype, supervised) blend weights, or None to choose them by inner CV.
+        Without enough labels for the classifier, a blend that needs it falls back to COLD_START_WEIGHTS.
     threshold: one float or {label: float}, or None to choose per-label thresholds by inner CV.
     max_audiences: most labels one item can get (the public fallback comes on top when nothing passes).
     inner_folds: folds of the inner cross-validation that tunes weights and thresholds.
@@ -80,7 +86,7 @@ class AudienceTagger:
         lexicon: AudienceLexicon | str | Path | Mapping[str, Any] | None = None,
         encoder: TextEncoder | None = None,
         min_labelled: int = 30,
-        weights: Sequence[float] | None = None,
+        weights: Sequence[float] | None = DEFAULT_WEIGHTS,
         threshold: float | Mapping[str, float] | None = None,
         max_audiences: int = 2,
         inner_folds: int = 5,
@@ -163,7 +169,7 @@ class AudienceTagger:
         else:
             weights = tuple(self.weights) if self.weights is not None else COLD_START_WEIGHTS
             if not self.supervised_used_:
-                weights = (weights[0], weights[1], 0.0)
+                weights = (weights[0], weights[1], 0.0) if weights[2] == 0 else COLD_START_WEIGHTS
             thresholds = np.full(len(LABELS), COLD_START_THRESHOLD)
             thresholds[PUBLIC] = NEVER
             self.inner_macro_f1_ = None
