@@ -1,0 +1,215 @@
+"""Users, session links and interaction events (idempotent on the client's event id)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from content_catalog.schema import Event, User
+from content_catalog.store.base import StoreBase
+from content_catalog.store.errors import NotFoundError
+from content_catalog.store.models import EventRow, UserRow, UserSessionRow
+from content_catalog.store.records import AddEventsResult, HistoryEntry
+from content_catalog.store.types import as_utc, utc_now
+
+EVENT_COLUMNS: tuple[str, ...] = (
+    "event_id",
+    "user_id",
+    "session_id",
+    "item_id",
+    "type",
+    "timestamp",
+    "dwell_seconds",
+    "channel",
+    "experiment",
+    "position",
+)
+"""Columns of `events_frame()`, in order."""
+
+
+class EventsMixin(StoreBase):
+    """User and event methods of the Store.
+
+    A session id listed in `User.sessions` is *linked* to that user: the session's anonymous events then
+    count as the user's in `events_frame` and `user_history`. Linking a session already linked to another
+    user moves it (the latest login on a shared device wins).
+    """
+
+    # ------------------------------------------------------------------------------------------ users
+    def upsert_user(self, user: User) -> None:
+        """Create or replace a user's profile and link the listed sessions (links are never removed here)."""
+        self._retry_key_races(lambda: self._upsert_user_once(user))
+
+    def _upsert_user_once(self, user: User) -> None:
+        now = utc_now()
+        with self._write() as session:
+            row = session.get(UserRow, user.id, with_for_update=True)
+            if row is None:
+                row = UserRow(id=user.id, created_at=now)
+                session.add(row)
+            row.audiences, row.age_band, row.town = list(user.audiences), user.age_band, user.town
+            row.interests, row.updated_at = list(user.interests), now
+            session.flush()
+            for session_id in user.sessions:
+                self._link(session, session_id, user.id, now)
+
+    def link_session(self, session_id: str, user_id: str) -> None:
+        """Link an anonymous session to an existing user (raises NotFoundError for unknown users)."""
+        with self._write() as session:
+            if session.get(UserRow, user_id) is None:
+                raise NotFoundError(f"user {user_id!r} not found")
+            self._link(session, session_id, user_id, utc_now())
+
+    def get_user(self, user_id: str) -> User | None:
+        """The user with every linked session id (oldest link first), or None."""
+        with self._read() as session:
+            row = session.get(UserRow, user_id)
+            if row is None:
+                return None
+            sessions = session.scalars(
+                select(UserSessionRow.session_id)
+                .where(UserSessionRow.user_id == user_id)
+                .order_by(UserSessionRow.linked_at, UserSessionRow.session_id)
+            ).all()
+            return User(
+                id=row.id,
+                audiences=list(row.audiences or []),
+                age_band=row.age_band,
+                town=row.town,
+                interests=list(row.interests or []),
+                sessions=list(sessions),
+            )
+
+    def user_for_session(self, session_id: str) -> str | None:
+        """The user a session is linked to, if any."""
+        with self._read() as session:
+            return session.scalar(select(UserSessionRow.user_id).where(UserSessionRow.session_id == session_id))
+
+    # ----------------------------------------------------------------------------------------- events
+    def add_events(self, events: Sequence[Event]) -> AddEventsResult:
+        """Store events in one transaction; event ids already stored (or repeated in this batch) are
+        counted as duplicates and skipped, never raised, so clients can safely retry a batch."""
+        unique: dict[str, Event] = {}
+        for event in events:
+            unique.setdefault(event.event_id, event)
+        now = utc_now()
+        rows = [
+            {
+                "event_id": e.event_id,
+                "user_id": e.user_id,
+                "session_id": e.session_id,
+                "item_id": e.item_id,
+                "type": e.type.value,
+                "timestamp": e.timestamp,
+                "dwell_seconds": e.dwell_seconds,
+                "channel": e.channel,
+                "experiment": e.experiment,
+                "position": e.position,
+                "received_at": now,
+            }
+            for e in unique.values()
+        ]
+        if not rows:
+            return AddEventsResult(accepted=0, duplicates=len(events))
+        # One cached statement run as executemany: SQLAlchemy batches it into multi-row INSERTs
+        # ("insertmanyvalues") and RETURNING yields only the rows that were not already there.
+        statement = (
+            self._insert(EventRow.__table__)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(EventRow.__table__.c.event_id)
+        )
+        with self._write() as session:
+            accepted = len(session.connection().execute(statement, rows).all())
+        return AddEventsResult(accepted=accepted, duplicates=len(events) - accepted)
+
+    def count_events(self) -> int:
+        """Number of stored events."""
+        with self._read() as session:
+            return int(session.scalar(select(func.count()).select_from(EventRow)) or 0)
+
+    def events_frame(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        user_ids: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Events with `since <= timestamp < until`, oldest first, as a DataFrame with `EVENT_COLUMNS`.
+
+        `user_id` is resolved through session links: an event without a user id whose session is linked
+        gets the linked user's id. `user_ids` filters on that resolved id. `timestamp` is tz-aware UTC.
+        """
+        resolved = func.coalesce(EventRow.user_id, UserSessionRow.user_id).label("user_id")
+        query = (
+            select(
+                EventRow.event_id,
+                resolved,
+                EventRow.session_id,
+                EventRow.item_id,
+                EventRow.type,
+                EventRow.timestamp,
+                EventRow.dwell_seconds,
+                EventRow.channel,
+                EventRow.experiment,
+                EventRow.position,
+            )
+            .outerjoin(UserSessionRow, UserSessionRow.session_id == EventRow.session_id)
+            .order_by(EventRow.timestamp, EventRow.id)
+        )
+        if since is not None:
+            query = query.where(EventRow.timestamp >= as_utc(since))
+        if until is not None:
+            query = query.where(EventRow.timestamp < as_utc(until))
+        if user_ids is not None:
+            query = query.where(resolved.in_(list(user_ids)))
+        with self._read() as session:
+            records = session.execute(query).all()
+        frame = pd.DataFrame.from_records(records, columns=list(EVENT_COLUMNS))
+        frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+        frame["dwell_seconds"] = frame["dwell_seconds"].astype("float64")
+        frame["position"] = frame["position"].astype("Int64")
+        return frame
+
+    def user_history(
+        self, user_id: str | None = None, session_id: str | None = None, limit: int = 200
+    ) -> list[HistoryEntry]:
+        """Up to `limit` interactions, most recent first, of a user and/or an anonymous session.
+
+        A user's history includes the events of every session linked to them; a session linked to a
+        user returns that user's whole history. Unknown ids give an empty list.
+        """
+        if user_id is None and session_id is None:
+            raise ValueError("user_history needs user_id or session_id")
+        if limit <= 0:
+            return []
+        with self._read() as session:
+            if user_id is None and session_id is not None:
+                user_id = session.scalar(select(UserSessionRow.user_id).where(UserSessionRow.session_id == session_id))
+            sessions = {session_id} if session_id is not None else set()
+            conditions = []
+            if user_id is not None:
+                conditions.append(EventRow.user_id == user_id)
+                sessions.update(
+                    session.scalars(select(UserSessionRow.session_id).where(UserSessionRow.user_id == user_id))
+                )
+            if sessions:
+                # A literal id list (not a subquery) lets PostgreSQL combine both indexes (BitmapOr).
+                conditions.append(EventRow.session_id.in_(sorted(sessions)))
+            query = (
+                select(EventRow.item_id, EventRow.type, EventRow.timestamp)
+                .where(or_(*conditions))
+                .order_by(EventRow.timestamp.desc(), EventRow.id.desc())
+                .limit(limit)
+            )
+            return [HistoryEntry(item_id, kind, ts) for item_id, kind, ts in session.execute(query)]
+
+    @staticmethod
+    def _link(session: Session, session_id: str, user_id: str, now: datetime) -> None:
+        link = session.get(UserSessionRow, session_id, with_for_update=True)
+        if link is None:
+            session.add(UserSessionRow(session_id=session_id, user_id=user_id, linked_at=now))
+        elif link.user_id != user_id:
+            link.user_id, link.linked_at = user_id, now
