@@ -39,6 +39,7 @@ from recommender.evaluation.movielens_features import item_content_features, use
 from recommender.evaluation.results import EvaluationResult, ModelRun
 from recommender.evaluation.splits import holdout_ids, random_ratio_split
 from recommender.models import (
+    ColdUserRankerModel,
     ContentBilinearModel,
     ContentModel,
     DemographicRidgeModel,
@@ -426,7 +427,9 @@ def movielens_cold_items(data_dir: Path | None, seed: int, k: int, fast: bool) -
 
 def movielens_cold_users(data_dir: Path | None, seed: int, k: int, fast: bool) -> list[ModelRun]:
     """20% of users, with all their ratings, are held out; they are ranked all items knowing only their
-    demographics (age band, gender, occupation). Nothing is excluded (they have no history)."""
+    demographics (age band, gender, occupation) and — for ColdUserRanker only — their arrival time (first
+    event timestamp: a live system knows when a new user arrives; only warm events before it are used).
+    Nothing is excluded (they have no history)."""
     data = load_movielens_100k(data_dir)
     kept, held = holdout_ids(data.n_users, 0.2, seed)
     full = data.interaction_matrix()
@@ -484,6 +487,7 @@ def movielens_cold_users(data_dir: Path | None, seed: int, k: int, fast: bool) -
             params=ridge.get_params(),
         )
     )
+    runs.append(_cold_user_ranker_run(data, kept, held, truth, seed, k, context, fast))
     if not fast:
         lfm = LightFMModel(no_components=32, epochs=20, user_identity=False, random_state=seed)
         seconds = timed_fit(lfm, train, user_features=demo[kept])
@@ -500,6 +504,55 @@ def movielens_cold_users(data_dir: Path | None, seed: int, k: int, fast: bool) -
             )
         )
     return runs
+
+
+def _cold_user_ranker_run(
+    data: MovieLens100k,
+    kept: np.ndarray,
+    held: np.ndarray,
+    truth: sp.csr_matrix,
+    seed: int,
+    k: int,
+    context: ListContext,
+    fast: bool,
+) -> ModelRun:
+    """ColdUserRanker: segment shrinkage picked on an inner 80/20 user split of the WARM users (the inner
+    validation users are ranked from the inner-train users, strictly as cold users); the request time of a
+    held-out user is their first event's timestamp, and only warm events before it feed the time features."""
+    ratings = data.ratings
+    stamps = interactions_to_csr(
+        ratings["user_idx"].to_numpy(),
+        ratings["item_idx"].to_numpy(),
+        data.n_users,
+        data.n_items,
+        weights=ratings["timestamp"].to_numpy(dtype=np.float64),
+    )
+    full = data.interaction_matrix()
+    arrival = ratings.groupby("user_idx")["timestamp"].min().reindex(range(data.n_users)).to_numpy(np.float64)
+    labels = {kind: data.users[kind].to_numpy() for kind in SEGMENT_KINDS}
+
+    def fitted(users: np.ndarray, shrinkage: float) -> ColdUserRankerModel:
+        model = ColdUserRankerModel(segment_shrinkage=shrinkage, random_state=seed)
+        return model.fit(full[users], segments={kd: v[users] for kd, v in labels.items()}, timestamps=stamps[users])
+
+    start = time.perf_counter()
+    grid = (500.0,) if fast else (50.0, 500.0)
+    found: dict[float, float] = {}
+    if len(grid) > 1:
+        inner_kept, inner_held = (kept[ids] for ids in holdout_ids(len(kept), 0.2, seed))
+        for shrinkage in grid:
+            scores = fitted(inner_kept, shrinkage).score_new_users(
+                {kd: v[inner_held] for kd, v in labels.items()}, arrival[inner_held]
+            )
+            found[shrinkage] = NDCG(k).calc(top_k(scores, k)[0], full[inner_held])
+    best = max(found, key=found.__getitem__) if found else grid[0]
+    tuning = time.perf_counter() - start
+    start = time.perf_counter()
+    model = fitted(kept, best)
+    seconds = time.perf_counter() - start
+    scores = model.score_new_users({kd: v[held] for kd, v in labels.items()}, arrival[held])
+    params = {**model.get_params(), "tuning_seconds": tuning, "inner_ndcg_by_shrinkage": found}
+    return evaluate_scores("ColdUserRanker", seed, scores, truth, k, context, fit_seconds=seconds, params=params)
 
 
 register_protocol(

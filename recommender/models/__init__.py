@@ -7,6 +7,7 @@ from features alone; models with `score_new_users` (LightFMModel, DemographicRid
 
 from recommender.models.base import Recommender, top_k
 from recommender.models.blend import RankBlendModel, rank_blend
+from recommender.models.cold_user_ranker import ColdUserRankerModel
 from recommender.models.content import ContentModel
 from recommender.models.content_bilinear import ContentBilinearModel
 from recommender.models.demographic import DemographicRidgeModel
@@ -16,6 +17,7 @@ from recommender.models.lightfm_model import LightFMModel
 from recommender.models.popularity import PopularityModel
 
 __all__ = [
+    "ColdUserRankerModel",
     "ContentBilinearModel",
     "ContentModel",
     "DemographicRidgeModel",
