@@ -1,0 +1,206 @@
+"""The catalog's embeddings: one fitted text encoder plus the faiss index of every item's vector.
+
+Both are saved together under `<var_dir>/index/<encoder>/<catalog version>/` and registered in the store,
+so `kepu catalog embed`, training and the server all use the *same* fitted encoder (a refit on a changed
+catalog would silently move every vector). When the catalog changes, `sync` encodes only the items
+whose text changed and drops deleted ones, without refitting or rebuilding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from content_catalog.encoders import TextEncoder, load_encoder, make_encoder
+from content_catalog.encoders.tfidf_svd import TfidfSvdEncoder
+from content_catalog.schema import Item
+from content_catalog.settings import Settings
+from content_catalog.vector_index import VectorIndex
+
+if TYPE_CHECKING:
+    from content_catalog.store import Store
+
+HASHES_FILE = "texts.json"
+KEEP_VERSIONS = 3
+"""Saved index folders kept per encoder (older ones are deleted after a new one is saved)."""
+
+
+def text_hash(text: str) -> str:
+    """Short digest of the text an item is embedded from (detects edits that need re-encoding)."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+def encoder_slug(spec: str) -> str:
+    """A folder-safe name for an encoder spec ('sentence-transformers:/x/y' -> 'sentence-transformers-x-y')."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", spec).strip("-")[:80] or "encoder"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """What `CatalogIndex.sync` changed."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+@dataclass
+class CatalogIndex:
+    """A fitted encoder and the vector index of the catalog it describes."""
+
+    encoder: TextEncoder
+    index: VectorIndex
+    catalog_version: str = ""
+    text_hashes: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        items: Sequence[Item],
+        encoder: TextEncoder,
+        *,
+        fit: bool = True,
+        hnsw_threshold: int = 100_000,
+        catalog_version: str = "",
+        show_progress: bool = False,
+    ) -> CatalogIndex:
+        """Fit `encoder` on the item texts (in id order, so a seed reproduces it) and index every item."""
+        ordered = sorted(items, key=lambda it: it.id)
+        if not ordered:
+            raise ValueError("the catalog is empty: ingest items before embedding it")
+        texts = [it.text for it in ordered]
+        if fit:
+            encoder.fit(texts)
+        index = VectorIndex(encoder.dim, hnsw_threshold=hnsw_threshold, catalog_version=catalog_version)
+        index.add([it.id for it in ordered], encoder.encode(texts, show_progress=show_progress))
+        hashes = {it.id: text_hash(text) for it, text in zip(ordered, texts, strict=True)}
+        return cls(encoder, index, catalog_version, hashes)
+
+    def upsert(self, items: Iterable[Item]) -> int:
+        """Encode items that are new or whose text changed and put them in the index; returns how many."""
+        changed = [it for it in items if self.text_hashes.get(it.id) != text_hash(it.text)]
+        if changed:
+            self.index.add([it.id for it in changed], self.encoder.encode([it.text for it in changed]))
+            self.text_hashes.update({it.id: text_hash(it.text) for it in changed})
+        return len(changed)
+
+    def remove(self, item_ids: Iterable[str]) -> int:
+        """Drop items from the index; returns how many were there."""
+        ids = [i for i in item_ids if i in self.text_hashes]
+        if ids:
+            self.index.remove(ids)
+            for item_id in ids:
+                del self.text_hashes[item_id]
+        return len(ids)
+
+    def sync(self, items: Sequence[Item], catalog_version: str) -> SyncReport:
+        """Make the index describe exactly `items` (the live catalog) without refitting the encoder."""
+        live = {it.id for it in items}
+        known = set(self.text_hashes)
+        removed = self.remove(known - live)
+        touched = self.upsert(items)
+        added = len(live - known)
+        self.catalog_version = catalog_version
+        self.index.catalog_version = catalog_version
+        return SyncReport(added=added, updated=touched - added, removed=removed)
+
+    def search(self, query: str, k: int = 10, *, exclude: Iterable[str] = ()) -> list[tuple[str, float]]:
+        """The k items closest to a free-text query, best first, as (id, cosine) pairs."""
+        if not query.strip():
+            raise ValueError("query must not be empty")
+        ids, scores = self.index.search(self.encoder.encode([query]), k, exclude=set(exclude))
+        return [(item_id, float(score)) for item_id, score in zip(ids[0], scores[0], strict=False)]
+
+    def save(self, folder: str | Path) -> Path:
+        """Write `encoder/`, `index/` and the text digests into `folder` (replacing what was there)."""
+        target = Path(folder)
+        staging = target.with_name(f".{target.name}.tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        self.encoder.save(staging / "encoder")
+        self.index.save(staging / "index", catalog_version=self.catalog_version)
+        (staging / HASHES_FILE).write_text(json.dumps(self.text_hashes), encoding="utf-8")
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+        return target
+
+    @classmethod
+    def load(cls, folder: str | Path) -> CatalogIndex:
+        """Read a folder written by `save`; a missing part raises FileNotFoundError naming it."""
+        source = Path(folder)
+        hashes_path = source / HASHES_FILE
+        if not hashes_path.is_file():
+            raise FileNotFoundError(f"{hashes_path} not found: {source} is not a saved catalog index")
+        index = VectorIndex.load(source / "index")
+        hashes = json.loads(hashes_path.read_text(encoding="utf-8"))
+        return cls(load_encoder(source / "encoder"), index, index.catalog_version, hashes)
+
+
+def new_encoder(settings: Settings) -> TextEncoder:
+    """An unfitted encoder as configured (`KEPU_ENCODER`, dimension, device, seed)."""
+    spec = settings.encoder.strip()
+    if spec == TfidfSvdEncoder.kind:
+        return make_encoder(spec, dim=settings.encoder_dim, random_state=settings.seed)
+    return make_encoder(spec, device=settings.encoder_device)
+
+
+def load_catalog_index(store: Store, settings: Settings) -> CatalogIndex | None:
+    """The latest saved index for the configured encoder, or None when none was built or it is gone."""
+    record = store.latest_vector_index_version(settings.encoder.strip())
+    if record is None or not Path(record.path).is_dir():
+        return None
+    return CatalogIndex.load(record.path)
+
+
+def embed_catalog(
+    store: Store, settings: Settings, *, refit: bool = False, show_progress: bool = False
+) -> tuple[CatalogIndex, SyncReport | None]:
+    """Bring the catalog's embeddings up to date and save them.
+
+    Loads the latest saved index and syncs it with the store (only changed items are encoded); with no
+    saved index, or `refit=True`, fits a new encoder on the whole catalog. Returns the index and the sync
+    report (None after a full build).
+    """
+    spec = settings.encoder.strip()
+    version = store.catalog_version()
+    current = None if refit else load_catalog_index(store, settings)
+    if current is not None and current.catalog_version == version:
+        return current, SyncReport()
+    items = list(store.iter_items())
+    report: SyncReport | None = None
+    if current is None:
+        current = CatalogIndex.build(
+            items,
+            new_encoder(settings),
+            hnsw_threshold=settings.hnsw_threshold,
+            catalog_version=version,
+            show_progress=show_progress,
+        )
+    else:
+        report = current.sync(items, version)
+    encoder_dir = settings.index_dir / encoder_slug(spec)
+    folder = current.save(encoder_dir / version)
+    store.add_vector_index_version(spec, version, str(folder.resolve()), len(current.index))
+    _prune(encoder_dir, keep=KEEP_VERSIONS)
+    return current, report
+
+
+def _prune(encoder_dir: Path, keep: int) -> None:
+    """Delete all but the `keep` most recently written index folders of one encoder."""
+    folders = sorted(
+        (p for p in encoder_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in folders[keep:]:
+        shutil.rmtree(old, ignore_errors=True)

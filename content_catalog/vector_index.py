@@ -1,0 +1,332 @@
+"""A faiss vector index over external string ids, exact when small and HNSW when large.
+
+Why this shape: the catalog changes one item at a time (editors publish, retire, fix text), so the
+index must add, replace and remove items without a rebuild; and below ~10⁵ items an exact
+`IndexFlatIP` is both fast and perfect, while above it HNSW keeps latency flat. HNSW cannot delete,
+so removed items become tombstones filtered out at search time, and the graph is rebuilt from the
+stored vectors once tombstones exceed `rebuild_fraction` of it. The representation switches
+automatically when the size crosses `hnsw_threshold` (back to exact below 90 % of it, so a catalog
+hovering at the threshold does not flip on every call).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import faiss
+import numpy as np
+
+Metric = Literal["ip", "l2"]
+INDEX_FILE = "index.faiss"
+MANIFEST_FILE = "index.json"
+MANIFEST_FORMAT = 1
+_DOWNSWITCH_SHARE = 0.9
+
+
+class VectorIndex:
+    """Nearest-neighbour search over (string id, float32 vector) pairs.
+
+    Parameters
+    ----------
+    dim: vector dimension.
+    metric: 'ip' (inner product; cosine for unit vectors; higher score = closer) or 'l2'
+        (squared distance; lower = closer).
+    hnsw_threshold: above this many items use HNSW instead of exact search.
+    hnsw_m: HNSW graph degree; ef_search / ef_construction: HNSW search / build breadth.
+    rebuild_fraction: rebuild the HNSW graph when tombstones exceed this share of its nodes.
+    catalog_version: free text saved with the index (which catalog state the vectors describe).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        metric: Metric = "ip",
+        hnsw_threshold: int = 100_000,
+        hnsw_m: int = 32,
+        ef_search: int = 128,
+        ef_construction: int = 200,
+        rebuild_fraction: float = 0.2,
+        catalog_version: str = "",
+    ) -> None:
+        if not isinstance(dim, int) or dim < 1:
+            raise ValueError(f"dim must be a positive int, got {dim!r}")
+        if metric not in ("ip", "l2"):
+            raise ValueError(f"metric must be 'ip' or 'l2', got {metric!r}")
+        for name, value in (("hnsw_threshold", hnsw_threshold), ("hnsw_m", hnsw_m), ("ef_search", ef_search)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not 0.0 < rebuild_fraction <= 1.0:
+            raise ValueError(f"rebuild_fraction must be within (0, 1], got {rebuild_fraction!r}")
+        self.dim = dim
+        self.metric: Metric = metric
+        self.hnsw_threshold = hnsw_threshold
+        self.hnsw_m = hnsw_m
+        self.ef_search = ef_search
+        self.ef_construction = ef_construction
+        self.rebuild_fraction = rebuild_fraction
+        self.catalog_version = catalog_version
+        self._int_of: dict[str, int] = {}
+        self._id_of: dict[int, str] = {}
+        self._tombstones: set[int] = set()
+        self._next_int = 0
+        self._index = self._new_index(hnsw=False)
+
+    # ------------------------------------------------------------------ representation
+    @property
+    def is_hnsw(self) -> bool:
+        """True while the index is an approximate HNSW graph, False while it is exact."""
+        return self._hnsw
+
+    def _new_index(self, hnsw: bool) -> faiss.IndexIDMap2:
+        faiss_metric = faiss.METRIC_INNER_PRODUCT if self.metric == "ip" else faiss.METRIC_L2
+        if hnsw:
+            inner = faiss.IndexHNSWFlat(self.dim, self.hnsw_m, faiss_metric)
+            inner.hnsw.efConstruction = self.ef_construction
+            inner.hnsw.efSearch = self.ef_search
+        else:
+            inner = faiss.IndexFlatIP(self.dim) if self.metric == "ip" else faiss.IndexFlatL2(self.dim)
+        self._hnsw = hnsw
+        index = faiss.IndexIDMap2(inner)
+        index.own_fields = True
+        inner.this.disown()  # the id map now owns the inner index's memory
+        return index
+
+    def _rebuild(self, hnsw: bool) -> None:
+        """Re-create the index from the live vectors (drops tombstones, maybe switches kind)."""
+        live = np.fromiter(self._id_of.keys(), dtype=np.int64, count=len(self._id_of))
+        vectors = self._reconstruct(live)
+        self._index = self._new_index(hnsw)
+        self._tombstones.clear()
+        if live.size:
+            self._index.add_with_ids(vectors, live)
+
+    def _reconstruct(self, internal: np.ndarray) -> np.ndarray:
+        out = np.empty((internal.size, self.dim), dtype=np.float32)
+        for row, key in enumerate(internal):
+            out[row] = self._index.reconstruct(int(key))
+        return out
+
+    def _maybe_switch_or_compact(self) -> None:
+        size = len(self)
+        if not self._hnsw and size > self.hnsw_threshold:
+            self._rebuild(hnsw=True)
+        elif self._hnsw and size < self.hnsw_threshold * _DOWNSWITCH_SHARE:
+            self._rebuild(hnsw=False)
+        elif self._hnsw and len(self._tombstones) > self.rebuild_fraction * self._index.ntotal:
+            self._rebuild(hnsw=True)
+
+    # ------------------------------------------------------------------ updates
+    def _check_vectors(self, vectors: np.ndarray, what: str) -> np.ndarray:
+        array = np.asarray(vectors, dtype=np.float32)
+        if array.ndim == 1:
+            array = array[None, :]
+        if array.ndim != 2 or array.shape[1] != self.dim:
+            raise ValueError(f"{what} must have shape (n, {self.dim}), got {np.shape(vectors)}")
+        if not np.isfinite(array).all():
+            bad = int(np.argwhere(~np.isfinite(array))[0][0])
+            raise ValueError(f"{what}[{bad}] contains NaN or infinity")
+        return np.ascontiguousarray(array)
+
+    def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        """Insert items; an id already present has its vector replaced."""
+        id_list = _check_ids(ids)
+        array = self._check_vectors(vectors, "vectors")
+        if len(id_list) != array.shape[0]:
+            raise ValueError(f"{len(id_list)} ids but {array.shape[0]} vectors")
+        if not id_list:
+            return
+        self._drop([item for item in id_list if item in self._int_of])
+        internal = np.arange(self._next_int, self._next_int + len(id_list), dtype=np.int64)
+        self._next_int += len(id_list)
+        for item, key in zip(id_list, internal.tolist(), strict=True):
+            self._int_of[item] = key
+            self._id_of[key] = item
+        self._index.add_with_ids(array, internal)
+        self._maybe_switch_or_compact()
+
+    def remove(self, ids: Iterable[str]) -> int:
+        """Delete items (unknown ids are ignored); returns how many were present."""
+        present = [item for item in dict.fromkeys(ids) if item in self._int_of]
+        self._drop(present)
+        if present:
+            self._maybe_switch_or_compact()
+        return len(present)
+
+    def _drop(self, ids: list[str]) -> None:
+        if not ids:
+            return
+        internal = np.array([self._int_of.pop(item) for item in ids], dtype=np.int64)
+        for key in internal.tolist():
+            del self._id_of[key]
+        if self._hnsw:
+            self._tombstones.update(internal.tolist())
+        else:
+            self._index.remove_ids(internal)
+
+    # ------------------------------------------------------------------ queries
+    def __len__(self) -> int:
+        return len(self._int_of)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._int_of
+
+    @property
+    def ids(self) -> list[str]:
+        """Live ids in insertion order of their current vectors."""
+        return [self._id_of[key] for key in sorted(self._id_of)]
+
+    def vector(self, item: str) -> np.ndarray:
+        """The stored vector of `item` (KeyError naming the id if absent)."""
+        if item not in self._int_of:
+            raise KeyError(f"id {item!r} is not in the index")
+        return self._index.reconstruct(self._int_of[item])
+
+    def search(
+        self,
+        vectors: np.ndarray,
+        k: int,
+        *,
+        exclude: Collection[str] | Sequence[Collection[str]] | None = None,
+    ) -> tuple[list[list[str]], np.ndarray]:
+        """The k best items per query row, best first.
+
+        `exclude`: ids never to return — one collection for all queries, or one per query row.
+        Returns (ids, scores): ids[i] has at most k entries (fewer when the index is smaller);
+        scores is (n, k) float32, padded with -inf ('ip') or +inf ('l2') where no item is left.
+        """
+        queries = self._check_vectors(vectors, "query vectors")
+        if not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive int, got {k!r}")
+        per_query = _per_query_exclusions(exclude, queries.shape[0])
+        pad = -np.inf if self.metric == "ip" else np.inf
+        scores = np.full((queries.shape[0], k), pad, dtype=np.float32)
+        results: list[list[str]] = [[] for _ in range(queries.shape[0])]
+        if len(self) == 0:
+            return results, scores
+        longest_exclusion = max((len(ex) for ex in per_query), default=0)
+        fetch = min(k + len(self._tombstones) + longest_exclusion, self._index.ntotal)
+        raw_scores, raw_ids = self._raw_search(queries, fetch)
+        for row in range(queries.shape[0]):
+            kept = 0
+            excluded = per_query[row]
+            for score, key in zip(raw_scores[row], raw_ids[row], strict=True):
+                if key < 0 or key in self._tombstones:
+                    continue
+                item = self._id_of.get(int(key))
+                if item is None or item in excluded:
+                    continue
+                results[row].append(item)
+                scores[row, kept] = score
+                kept += 1
+                if kept == k:
+                    break
+        return results, scores
+
+    def _raw_search(self, queries: np.ndarray, fetch: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._hnsw:
+            inner = faiss.downcast_index(self._index.index)
+            inner.hnsw.efSearch = max(self.ef_search, fetch)
+        return self._index.search(queries, fetch)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, folder: str | Path, catalog_version: str | None = None) -> Path:
+        """Write `index.faiss` + `index.json` (ids, parameters, catalog version) into `folder`."""
+        if catalog_version is not None:
+            self.catalog_version = catalog_version
+        target = Path(folder)
+        target.mkdir(parents=True, exist_ok=True)
+        faiss.write_index(self._index, str(target / INDEX_FILE))
+        manifest: dict[str, Any] = {
+            "format": MANIFEST_FORMAT,
+            "params": self.get_params(),
+            "hnsw": self._hnsw,
+            "size": len(self),
+            "next_int": self._next_int,
+            "tombstones": sorted(self._tombstones),
+            "ids": [[item, key] for item, key in self._int_of.items()],
+        }
+        (target / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+        return target
+
+    def get_params(self) -> dict[str, Any]:
+        """Constructor arguments (stored in the manifest)."""
+        return {
+            "dim": self.dim,
+            "metric": self.metric,
+            "hnsw_threshold": self.hnsw_threshold,
+            "hnsw_m": self.hnsw_m,
+            "ef_search": self.ef_search,
+            "ef_construction": self.ef_construction,
+            "rebuild_fraction": self.rebuild_fraction,
+            "catalog_version": self.catalog_version,
+        }
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Self:
+        """Rebuild an index written by `save`; errors name the missing or inconsistent file."""
+        source = Path(folder)
+        manifest_path, index_path = source / MANIFEST_FILE, source / INDEX_FILE
+        for path in (manifest_path, index_path):
+            if not path.is_file():
+                raise FileNotFoundError(f"{path} not found: {source} is not a saved vector index")
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{manifest_path}:{error.lineno}: invalid JSON ({error.msg})") from error
+        for field in ("format", "params", "hnsw", "next_int", "tombstones", "ids"):
+            if field not in manifest:
+                raise ValueError(f"{manifest_path}: missing field {field!r}")
+        if manifest["format"] != MANIFEST_FORMAT:
+            raise ValueError(f"{manifest_path}: unsupported format {manifest['format']!r}")
+        index = cls(**manifest["params"])
+        index._index = faiss.read_index(str(index_path))
+        index._hnsw = bool(manifest["hnsw"])
+        index._next_int = int(manifest["next_int"])
+        index._tombstones = {int(key) for key in manifest["tombstones"]}
+        index._int_of = {str(item): int(key) for item, key in manifest["ids"]}
+        index._id_of = {key: item for item, key in index._int_of.items()}
+        live_and_dead = len(index._int_of) + len(index._tombstones)
+        if index._index.d != index.dim or index._index.ntotal != live_and_dead:
+            raise ValueError(
+                f"{index_path}: holds {index._index.ntotal} vectors of dim {index._index.d}, "
+                f"but {manifest_path} lists {live_and_dead} of dim {index.dim}"
+            )
+        return index
+
+    def __repr__(self) -> str:
+        kind = "hnsw" if self._hnsw else "flat"
+        return f"VectorIndex(dim={self.dim}, metric={self.metric!r}, size={len(self)}, kind={kind!r})"
+
+
+def _check_ids(ids: Sequence[str]) -> list[str]:
+    if isinstance(ids, str):
+        raise TypeError("ids must be a sequence of strings, not a single string")
+    id_list = list(ids)
+    seen: set[str] = set()
+    for position, item in enumerate(id_list):
+        if not isinstance(item, str) or not item:
+            raise ValueError(f"ids[{position}] must be a non-empty str, got {item!r}")
+        if item in seen:
+            raise ValueError(f"ids[{position}] repeats id {item!r} within one batch")
+        seen.add(item)
+    return id_list
+
+
+def _per_query_exclusions(
+    exclude: Collection[str] | Sequence[Collection[str]] | None, n_queries: int
+) -> list[Collection[str]]:
+    """One exclusion set per query: a shared collection of ids, or one collection per query."""
+    if exclude is None:
+        return [frozenset()] * n_queries
+    if isinstance(exclude, str):
+        raise TypeError("exclude must be a collection of ids, not a single string")
+    items = list(exclude)
+    if items and all(not isinstance(entry, str) for entry in items):
+        if len(items) != n_queries:
+            raise ValueError(f"exclude has {len(items)} per-query collections for {n_queries} queries")
+        return [set(entry) for entry in items]  # type: ignore[arg-type]
+    shared = set(items)
+    return [shared] * n_queries
