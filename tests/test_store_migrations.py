@@ -73,7 +73,7 @@ def test_store_from_0001_upgrades_in_place(empty_url: str) -> None:
     engine.dispose()
 
     with Store(empty_url) as store:
-        assert store.schema_revision() == head_revision() == "0002"
+        assert store.schema_revision() == head_revision() == "0003"
         legacy = store.get_item("legacy-1")
         assert legacy is not None and legacy.title == "老版本里的文章"
         assert legacy.published_at == T0 and legacy.published_at.tzinfo is not None
@@ -89,6 +89,69 @@ def test_store_from_0001_upgrades_in_place(empty_url: str) -> None:
 
     with Store(empty_url) as reopened:  # opening again is a no-op migration
         assert reopened.count_items(include_deleted=True) == 1
+
+
+def _insert_0002_rows(url: str) -> None:
+    """An 0002 store: an item, an event, two experiments, and the API's old stopgap that kept variant
+    params as `experiments.params` audit entries (the newest one per experiment counts)."""
+    _insert_0001_rows(url)
+    engine = make_engine(url)
+    upgrade(engine, "0002")
+    naive = engine.dialect.name == "sqlite"
+    at = T0.replace(tzinfo=None) if naive else T0
+    audit = (
+        "INSERT INTO audit_log (actor, action, target, payload, at) VALUES (:actor, :action, :target, :payload, :at)"
+    )
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO experiments (name, variants, active, created_at) VALUES (:name, :variants, :active, :at)"
+            ),
+            [
+                {
+                    "name": "diversity",
+                    "variants": json.dumps({"control": 0.5, "diverse": 0.5}),
+                    "active": True,
+                    "at": at,
+                },
+                {"name": "plain", "variants": json.dumps({"a": 1.0}), "active": False, "at": at},
+            ],
+        )
+        old, new = ({"diverse": {"mmr_lambda": value}} for value in (0.9, 0.3))
+        connection.execute(
+            text(audit),
+            [
+                {"actor": "admin:k1", "action": "experiments.params", "target": "experiment:diversity", "at": at}
+                | {"payload": json.dumps({"params": params})}
+                for params in (old, new)
+            ]
+            + [{"actor": "ed", "action": "rules.add", "target": "rule:1", "payload": "{}", "at": at}],
+        )
+    engine.dispose()
+
+
+def test_store_from_0002_upgrades_in_place(empty_url: str) -> None:
+    _insert_0002_rows(empty_url)
+    engine = make_engine(empty_url)
+    assert "feed_snapshots" not in inspect(engine).get_table_names()
+    engine.dispose()
+
+    with Store(empty_url) as store:
+        assert store.schema_revision() == "0003"
+        legacy = store.get_item("legacy-1")
+        assert legacy is not None and legacy.title == "老版本里的文章"
+        assert list(store.events_frame()["event_id"]) == ["old-e1"]
+        assert len(store.audit_log()) == 3  # the audit trail itself is left as it was
+        experiments = {e.name: e for e in store.list_experiments()}
+        assert experiments["diversity"].variants == {"control": 0.5, "diverse": 0.5}
+        assert experiments["diversity"].params == {"diverse": {"mmr_lambda": 0.3}}  # the newest stopgap entry
+        assert experiments["plain"].params == {} and experiments["plain"].active is False
+        # What 0003 added works on the upgraded store.
+        store.save_snapshot("snap-1", {"ranked": ["legacy-1"]}, ttl_seconds=60)
+        assert store.load_snapshot("snap-1") == {"ranked": ["legacy-1"]}
+        assert store.shared_secret("cursor_secret") == store.shared_secret("cursor_secret")
+        updated = store.upsert_experiment("diversity", {"control": 1, "diverse": 3}, actor="admin:k1")
+        assert updated.params == {"diverse": {"mmr_lambda": 0.3}}  # params=None keeps the stored ones
 
 
 def test_models_match_the_migrations(empty_url: str) -> None:
@@ -108,7 +171,8 @@ def test_downgrade_then_upgrade_again(empty_url: str) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0001")
-    assert "model_versions" not in inspect(engine).get_table_names()
+    tables = inspect(engine).get_table_names()
+    assert "model_versions" not in tables and "feed_snapshots" not in tables and "app_secrets" not in tables
     engine.dispose()
     with Store(empty_url) as store:
         assert store.get_item("a") is not None

@@ -101,10 +101,20 @@ class EditorialMixin(StoreBase):
 
     # ------------------------------------------------------------------------------------ experiments
     def upsert_experiment(
-        self, name: str, variants: Mapping[str, float], *, active: bool = True, actor: str = "admin"
+        self,
+        name: str,
+        variants: Mapping[str, float],
+        *,
+        params: Mapping[str, Mapping[str, Any]] | None = None,
+        active: bool = True,
+        actor: str = "admin",
     ) -> Experiment:
-        """Create or update an experiment. `variants` maps variant name -> positive traffic weight;
-        weights are normalised to shares summing to 1."""
+        """Create or update an experiment (audited once, as `experiments.upsert` by `actor`).
+
+        variants: variant name -> positive traffic weight; weights are normalised to shares summing to 1.
+        params: variant name -> what that variant changes (JSON values, e.g. `{"mmr_lambda": 0.3}`);
+        None keeps the stored params of the variants that remain, `{}` clears them.
+        """
         if not name or len(name) > 200:
             raise ValueError("name: must be 1-200 characters")
         if not variants:
@@ -112,22 +122,25 @@ class EditorialMixin(StoreBase):
         bad = {k: v for k, v in variants.items() if not k or not math.isfinite(v) or v <= 0}
         if bad:
             raise ValueError(f"variants: names must be non-empty and weights finite and > 0, got {bad}")
+        new_params = None if params is None else _variant_params(params, variants)
         total = float(sum(variants.values()))
         shares = {k: float(v) / total for k, v in variants.items()}
         with self._write() as session:
             row = session.scalar(select(ExperimentRow).where(ExperimentRow.name == name).with_for_update())
             if row is None:
-                row = ExperimentRow(name=name, created_at=utc_now())
+                row = ExperimentRow(name=name, created_at=utc_now(), params={})
                 session.add(row)
-            row.variants, row.active = shares, active
+            if new_params is None:
+                new_params = {k: dict(v) for k, v in (row.params or {}).items() if k in shares}
+            row.variants, row.params, row.active = shares, new_params, active
             self._audit(
                 session,
                 actor,
                 "experiments.upsert",
                 f"experiment:{name}",
-                {"variants": shares, "active": active},
+                {"variants": shares, "params": new_params, "active": active},
             )
-            return Experiment(name=row.name, variants=dict(shares), active=active, created_at=row.created_at)
+            return _experiment(row)
 
     def list_experiments(self, *, active_only: bool = False) -> list[Experiment]:
         """Experiments by name."""
@@ -135,10 +148,7 @@ class EditorialMixin(StoreBase):
         if active_only:
             query = query.where(ExperimentRow.active.is_(True))
         with self._read() as session:
-            return [
-                Experiment(name=r.name, variants=dict(r.variants), active=r.active, created_at=r.created_at)
-                for r in session.scalars(query)
-            ]
+            return [_experiment(row) for row in session.scalars(query)]
 
     # ------------------------------------------------------------------------------------------ audit
     def audit(self, actor: str, action: str, target: str, payload: dict[str, Any] | None = None) -> None:
@@ -156,6 +166,27 @@ class EditorialMixin(StoreBase):
                 AuditEntry(id=r.id, actor=r.actor, action=r.action, target=r.target, payload=dict(r.payload), at=r.at)
                 for r in session.scalars(query)
             ]
+
+
+def _variant_params(params: Mapping[str, Mapping[str, Any]], variants: Mapping[str, float]) -> dict[str, dict]:
+    """Validated copy of per-variant params: only known variants, each a JSON object."""
+    unknown = sorted(set(params) - set(variants))
+    if unknown:
+        raise ValueError(f"params: unknown variant(s) {unknown}; expected some of {sorted(variants)}")
+    for variant, values in params.items():
+        if not isinstance(values, Mapping):
+            raise ValueError(f"params.{variant}: expected an object of settings, got {type(values).__name__}")
+    return {variant: dict(values) for variant, values in params.items()}
+
+
+def _experiment(row: ExperimentRow) -> Experiment:
+    return Experiment(
+        name=row.name,
+        variants=dict(row.variants),
+        active=row.active,
+        created_at=row.created_at,
+        params={k: dict(v) for k, v in (row.params or {}).items()},
+    )
 
 
 def _opt_utc(value: datetime | None) -> datetime | None:

@@ -156,13 +156,14 @@ class RuleRow(Base):
 
 
 class ExperimentRow(Base):
-    """An A/B experiment: variant name -> traffic share."""
+    """An A/B experiment: variant name -> traffic share, and variant name -> what that variant changes."""
 
     __tablename__ = "experiments"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     variants: Mapped[JsonDict] = mapped_column()
+    params: Mapped[JsonDict] = mapped_column(default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
@@ -214,4 +215,25 @@ class VectorIndexVersionRow(Base):
     catalog_version: Mapped[str] = mapped_column(String(64))
     path: Mapped[str] = mapped_column(String(1000))
     item_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class FeedSnapshotRow(Base):
+    """A frozen feed ranking that paging cursors point to, shared by every server process on the store."""
+
+    __tablename__ = "feed_snapshots"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    payload: Mapped[JsonDict] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AppSecretRow(Base):
+    """A named random secret created once per store (e.g. the cursor-signing key all workers share)."""
+
+    __tablename__ = "app_secrets"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -79,12 +79,14 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class Experiment:
-    """An A/B experiment: variant name -> traffic share (shares sum to 1)."""
+    """An A/B experiment: variant name -> traffic share (shares sum to 1), and variant name -> what
+    that variant changes (e.g. `{"mmr_lambda": 0.3}`; variants without an entry change nothing)."""
 
     name: str
     variants: dict[str, float]
     active: bool
     created_at: datetime
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The `Store`: one SQLAlchemy-backed home for items, users, events, rules, experiments and models."""
+"""The `Store`: one SQLAlchemy-backed home for items, users, events, rules, experiments, models, snapshots."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from content_catalog.store.editorial import EditorialMixin
 from content_catalog.store.events import EventsMixin
 from content_catalog.store.items import ItemsMixin
 from content_catalog.store.registry import RegistryMixin
+from content_catalog.store.snapshots import SnapshotsMixin
 
 
-class Store(ItemsMixin, EventsMixin, EditorialMixin, RegistryMixin):
+class Store(ItemsMixin, EventsMixin, EditorialMixin, RegistryMixin, SnapshotsMixin):
     """Kepu's store on SQLite (default, a file under ./var/) or PostgreSQL (by URL).
 
     Opening it runs `alembic upgrade head`, so a store written by an older version upgrades in place.

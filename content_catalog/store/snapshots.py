@@ -1,0 +1,78 @@
+"""Feed snapshots and per-store secrets: state every server process on one store must agree on.
+
+A paging cursor names a snapshot (the frozen ranking of one feed); keeping snapshots in the store
+instead of process memory lets any worker serve any page. Secrets (the cursor-signing key) are
+created once per store, so workers started separately still verify each other's cursors.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from content_catalog.store.base import StoreBase
+from content_catalog.store.models import AppSecretRow, FeedSnapshotRow
+from content_catalog.store.types import as_utc, utc_now
+
+MAX_SNAPSHOT_ID = 64
+
+
+class SnapshotsMixin(StoreBase):
+    """Feed-snapshot and shared-secret methods of the Store (not audited: no editor acts here)."""
+
+    def save_snapshot(self, snapshot_id: str, payload: dict[str, Any], ttl_seconds: float) -> None:
+        """Store (or replace) a snapshot that `load_snapshot` returns for the next `ttl_seconds`."""
+        if not snapshot_id or len(snapshot_id) > MAX_SNAPSHOT_ID:
+            raise ValueError(f"snapshot_id: must be 1-{MAX_SNAPSHOT_ID} characters")
+        if not isinstance(payload, dict):
+            raise ValueError(f"payload: expected a JSON object, got {type(payload).__name__}")
+        if not math.isfinite(ttl_seconds) or ttl_seconds <= 0:
+            raise ValueError(f"ttl_seconds: must be finite and > 0, got {ttl_seconds}")
+        now = utc_now()
+        values = {
+            "id": snapshot_id,
+            "payload": payload,
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=ttl_seconds),
+        }
+        insert: Any = self._insert(FeedSnapshotRow.__table__).values(**values)
+        statement = insert.on_conflict_do_update(
+            index_elements=["id"], set_={"payload": insert.excluded.payload, "expires_at": insert.excluded.expires_at}
+        )
+        with self._write() as session:
+            session.execute(statement)
+
+    def load_snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
+        """The snapshot's payload, or None when it never existed or has expired."""
+        query = select(FeedSnapshotRow.payload, FeedSnapshotRow.expires_at).where(FeedSnapshotRow.id == snapshot_id)
+        with self._read() as session:
+            row = session.execute(query).first()
+        if row is None or row.expires_at <= utc_now():
+            return None
+        return dict(row.payload)
+
+    def purge_snapshots(self, before: datetime | None = None) -> int:
+        """Delete snapshots that expire at or before `before` (default: now); returns how many."""
+        cutoff = utc_now() if before is None else as_utc(before)
+        with self._write() as session:
+            return int(session.execute(delete(FeedSnapshotRow).where(FeedSnapshotRow.expires_at <= cutoff)).rowcount)
+
+    def shared_secret(self, name: str) -> str:
+        """The store's secret called `name`, created (random, 256 bits) by whichever process asks first."""
+        if not name or len(name) > 100:
+            raise ValueError("name: must be 1-100 characters")
+        query = select(AppSecretRow.value).where(AppSecretRow.name == name)
+        with self._read() as session:
+            value = session.scalar(query)
+        if value is not None:
+            return value
+        candidate = {"name": name, "value": secrets.token_urlsafe(32), "created_at": utc_now()}
+        with self._write() as session:
+            # Two processes may both get here: the first insert wins and both read the winner back.
+            insert: Any = self._insert(AppSecretRow.__table__).values(**candidate)
+            session.execute(insert.on_conflict_do_nothing())
+            return str(session.scalar(query))
