@@ -1,0 +1,87 @@
+"""Short Chinese reasons, taken from whatever actually drove an item into the list.
+
+Priority: editor pin → local activity in the user's town → content neighbour of a read item (when the
+content signal is close to the strongest one) → the signal with the largest weighted contribution
+(model → interest / 猜你喜欢, audience prior, trending) → freshness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from content_catalog.taxonomy import TOPICS
+
+AUDIENCE_FRIENDLY: dict[str, str] = {
+    "youth": "青少年朋友",
+    "farmers": "农民朋友",
+    "workers": "产业工人朋友",
+    "seniors": "老年朋友",
+    "officials": "干部职工",
+    "public": "大家",
+}
+LOCAL_FORMATS = frozenset({"activity", "exhibit", "live"})
+CONTENT_SHARE = 0.5
+"""A read item is named as the reason when the content signal is at least this share of the top signal."""
+
+
+def pinned() -> str:
+    return "编辑推荐"
+
+
+def because_read(title: str) -> str:
+    short = title if len(title) <= 18 else title[:17] + "…"
+    return f"因为你看过《{short}》"
+
+
+def for_audience(audience: str) -> str:
+    return f"为{AUDIENCE_FRIENDLY.get(audience, '大家')}精选"
+
+
+def local_activity(town: str) -> str:
+    return f"你所在的{town}本周活动"
+
+
+def trending() -> str:
+    return "近期热门"
+
+
+def interest(topic: str) -> str:
+    return f"你关注的「{TOPICS.get(topic, topic)}」"
+
+
+def fresh() -> str:
+    return "新上架"
+
+
+def guess() -> str:
+    return "猜你喜欢"
+
+
+def reason_for(
+    *,
+    is_pinned: bool,
+    item_format: str,
+    item_town: str,
+    user_town: str | None,
+    read_title: str | None,
+    contributions: Mapping[str, float],
+    audience: str,
+    matched_interests: Sequence[str],
+    is_fresh: bool,
+) -> str:
+    """One reason for one item. `contributions`: weighted signal contributions for that item."""
+    if is_pinned:
+        return pinned()
+    if user_town and item_town == user_town and item_format in LOCAL_FORMATS:
+        return local_activity(user_town)
+    top = max(contributions.items(), key=lambda kv: kv[1], default=("", 0.0))
+    content = contributions.get("content", 0.0)
+    if read_title is not None and content > 0 and content >= CONTENT_SHARE * top[1]:
+        return because_read(read_title)
+    if top[1] <= 0:
+        return fresh() if is_fresh else for_audience(audience)
+    if top[0] == "model":
+        return interest(matched_interests[0]) if matched_interests else guess()
+    if top[0] == "trending":
+        return trending()
+    return for_audience(audience)

@@ -1,0 +1,124 @@
+"""Re-ranking: blend the candidate signals → freshness boost → editor boosts → MMR diversity over topics →
+editor pins. Works on the small top of the list only (O(m²) MMR over m ≤ a few hundred candidates)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from recommender.rules import EditorRule
+
+
+def minmax(scores: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Scale to 0…1 over the finite (and masked-in) entries; NaN/−inf → 0. Constant input → 0.5 where set."""
+    out = np.zeros(scores.shape, dtype=np.float32)
+    valid = np.isfinite(scores) if mask is None else np.isfinite(scores) & mask
+    if not valid.any():
+        return out
+    lo, hi = float(scores[valid].min()), float(scores[valid].max())
+    out[valid] = 0.5 if hi - lo < 1e-12 else (scores[valid] - lo) / (hi - lo)
+    return out
+
+
+@dataclass(frozen=True)
+class BlendWeights:
+    """How much each signal counts; chosen per request from how much we know about the user."""
+
+    model: float
+    content: float
+    audience: float
+    trending: float
+
+    @classmethod
+    def for_history(
+        cls, n_known_interactions: int, n_recent_reads: int, has_model_user: bool, shrinkage: float = 5.0
+    ) -> BlendWeights:
+        """New user → audience priors + content; heavy user → hybrid model.
+
+        `confidence = n / (n + shrinkage)` moves weight from the audience prior to the model; the content
+        signal grows with the number of recent reads (new events count immediately, without retraining).
+        """
+        confidence = n_known_interactions / (n_known_interactions + shrinkage) if has_model_user else 0.0
+        content = 0.45 * min(1.0, (n_recent_reads + 1) / 3.0) if n_recent_reads else 0.0
+        model = 0.15 + 0.55 * confidence
+        audience = 0.40 * (1.0 - confidence) + 0.05
+        trending = 0.10
+        total = model + content + audience + trending
+        return cls(model / total, content / total, audience / total, trending / total)
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "model": self.model,
+            "content": self.content,
+            "audience": self.audience,
+            "trending": self.trending,
+        }
+
+
+def blend(
+    signals: Mapping[str, np.ndarray], weights: BlendWeights, mask: np.ndarray
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Weighted sum of min-max-scaled signals (scaled over the allowed items only).
+
+    Returns the blended scores and each signal's weighted contribution (the explanation reads these).
+    """
+    contributions = {name: minmax(signals[name], mask) * w for name, w in weights.as_dict().items() if name in signals}
+    total = np.zeros(mask.shape, dtype=np.float32)
+    for part in contributions.values():
+        total += part
+    return total, contributions
+
+
+def freshness_boost(
+    scores: np.ndarray, published: np.ndarray, now_ts: float, half_life_days: float, weight: float
+) -> np.ndarray:
+    """Multiply by `1 + weight · 0.5^(age/half_life)`: brand-new items get up to `weight` extra."""
+    if weight <= 0:
+        return scores
+    age_days = np.clip((now_ts - published) / 86_400.0, 0.0, None)
+    return scores * (1.0 + weight * np.power(0.5, age_days / half_life_days)).astype(np.float32)
+
+
+def mmr(candidates: np.ndarray, scores: np.ndarray, topic_vectors: np.ndarray, k: int, lambda_: float) -> np.ndarray:
+    """Maximal marginal relevance over topics: pick argmax `λ·score − (1−λ)·max topic cosine to picked`.
+
+    candidates: catalog rows (m,); scores: relevance of those rows (m,); topic_vectors: rows L2-normalised
+    (m, n_topics). Returns the first `k` rows in MMR order. λ = 1 → plain score order.
+    """
+    if not 0.0 <= lambda_ <= 1.0:
+        raise ValueError(f"mmr lambda must be within [0, 1], got {lambda_}")
+    m = len(candidates)
+    k = min(k, m)
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
+    rel = minmax(np.asarray(scores, dtype=np.float32))
+    sims = topic_vectors @ topic_vectors.T
+    max_sim = np.zeros(m, dtype=np.float32)
+    picked = np.zeros(m, dtype=bool)
+    order = np.empty(k, dtype=np.int64)
+    for step in range(k):
+        value = lambda_ * rel - (1.0 - lambda_) * max_sim
+        value[picked] = -np.inf
+        best = int(np.argmax(value))
+        order[step] = best
+        picked[best] = True
+        np.maximum(max_sim, sims[best], out=max_sim)
+    return np.asarray(candidates)[order]
+
+
+def apply_pins(ranked: Sequence[str], pins: Sequence[EditorRule], allowed: set[str]) -> tuple[list[str], set[str]]:
+    """Place each allowed pinned item at its position (lower positions first; later pins shift right).
+
+    `allowed`: ids that passed the filters (a pin never resurrects a seen, expired or blocked item).
+    Returns the new list and the ids that were pinned.
+    """
+    out = [i for i in ranked if i not in {p.item_id for p in pins if p.item_id in allowed}]
+    pinned: set[str] = set()
+    for rule in pins:
+        if rule.item_id not in allowed or rule.item_id in pinned:
+            continue
+        out.insert(min(rule.position, len(out)), rule.item_id)
+        pinned.add(rule.item_id)
+    return out, pinned

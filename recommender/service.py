@@ -1,0 +1,589 @@
+"""The online recommendation path: one `RecommendationService` per process, shared by every request.
+
+Per request: resolve who is asking (user / session / audience) → read their recent history from the store
+(events posted after training count immediately) → score the serving catalog with every candidate source
+(hybrid model vector product, content neighbours of recent reads, audience popularity, trending) → boolean
+filters → blend (weights depend on how much we know) → freshness → editor boosts → MMR over topics →
+editor pins → explanations → a snapshot paged through a signed cursor.
+
+Snapshots live in the store when it can hold them (`save_snapshot`), and cursors are signed with the
+store's shared secret unless `cursor_secret` is set, so several worker processes on one store honour
+each other's cursors. Without such a store they stay in this process (an in-memory LRU).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from content_catalog.schema import Item, User
+from content_catalog.taxonomy import AUDIENCES, CHANNELS, TOPICS
+from features.interactions import NEGATIVE_EVENTS, POSITIVE_EVENTS, SESSION_PREFIX
+from recommender import explain, filters
+from recommender.candidates import (
+    AUDIENCE_IDS,
+    CatalogView,
+    ContentCandidates,
+    EncoderLike,
+    VectorIndexLike,
+    aligned_prior,
+    content_candidates,
+    model_scores,
+    parse_search_result,
+    recency_weights,
+)
+from recommender.cursor import (
+    CursorCodec,
+    CursorError,
+    MemorySnapshotCache,
+    Pager,
+    Position,
+    Snapshot,
+    SnapshotCache,
+    StoreSnapshotCache,
+)
+from recommender.registry import Bundle
+from recommender.rerank import BlendWeights, apply_pins, blend, freshness_boost, mmr
+from recommender.rules import EditorRule, RuleSet
+
+
+class UnknownItemError(KeyError):
+    """The item id is not in the catalog (the API maps it to 404)."""
+
+
+class RecommendationRequest(BaseModel):
+    """Who is asking and what they want. With neither user nor session nor audience: `public`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str | None = None
+    session_id: str | None = None
+    audience: str | None = None
+    channel: str = "web"
+    k: int = Field(10, ge=1, le=100)
+    topics: list[str] = Field(default_factory=list)
+    cursor: str | None = None
+    explain: bool = True
+    now: datetime | None = None
+
+    @field_validator("audience")
+    @classmethod
+    def _known_audience(cls, value: str | None) -> str | None:
+        if value is not None and value not in AUDIENCES:
+            raise ValueError(f"unknown audience {value!r}; expected one of {sorted(AUDIENCES)}")
+        return value
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, value: str) -> str:
+        if value not in CHANNELS:
+            raise ValueError(f"unknown channel {value!r}; expected one of {sorted(CHANNELS)}")
+        return value
+
+    @field_validator("topics")
+    @classmethod
+    def _known_topics(cls, value: list[str]) -> list[str]:
+        unknown = [t for t in value if t not in TOPICS]
+        if unknown:
+            raise ValueError(f"unknown topic(s) {unknown}; see content_catalog.taxonomy.TOPICS")
+        return value
+
+
+class RecommendedItem(BaseModel):
+    """One card: what the front ends render, plus the score and the reason."""
+
+    id: str
+    title: str
+    summary: str
+    cover_url: str | None
+    url: str | None
+    format: str
+    topics: list[str]
+    audiences: list[str]
+    score: float
+    reason: str | None = None
+
+
+class RecommendationResponse(BaseModel):
+    items: list[RecommendedItem]
+    next_cursor: str | None
+    model_version: str | None
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Online knobs (documented defaults; the API builds them from `KEPU_*` settings)."""
+
+    pool_per_source: int = 200
+    snapshot_depth: int = 200
+    content_k_per_read: int = 50
+    recent_reads: int = 5
+    recent_half_life_days: float = 7.0
+    history_limit: int = 500
+    freshness_half_life_days: float = 14.0
+    freshness_weight: float = 0.3
+    mmr_lambda: float = 0.7
+    require_verified: bool = True
+    audience_min_score: float = 0.5
+    shrinkage: float = 5.0
+    cursor_secret: str | None = None
+    snapshot_ttl_seconds: float = 3_600.0
+    snapshot_max_entries: int = 10_000  # in-memory snapshot cache only
+
+    CURSOR_SECRET_NAME = "cursor_secret"
+    """Name of the store's shared secret that signs cursors when `cursor_secret` is unset."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.mmr_lambda <= 1.0:
+            raise ValueError(f"mmr_lambda must be within [0, 1], got {self.mmr_lambda}")
+        for name in ("freshness_weight", "shrinkage"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("pool_per_source", "snapshot_depth", "content_k_per_read", "recent_reads", "history_limit"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("recent_half_life_days", "freshness_half_life_days"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0.0 <= self.audience_min_score <= 1.0:
+            raise ValueError(f"audience_min_score must be within [0, 1], got {self.audience_min_score}")
+        if self.snapshot_ttl_seconds <= 0:
+            raise ValueError(f"snapshot_ttl_seconds must be > 0, got {self.snapshot_ttl_seconds}")
+        if self.snapshot_max_entries < 1:
+            raise ValueError(f"snapshot_max_entries must be >= 1, got {self.snapshot_max_entries}")
+
+
+@dataclass
+class _Who:
+    """The resolved requester."""
+
+    user_key: str | None
+    user: User | None
+    audiences: list[str]
+    history: list[Any] = field(default_factory=list)
+
+    @property
+    def audience(self) -> str:
+        return self.audiences[0]
+
+
+@dataclass
+class _State:
+    """Everything one request reads from the store, fetched once and shared by ranking and paging."""
+
+    request: RecommendationRequest
+    who: _Who
+    now: datetime
+    view: CatalogView
+    cold_items: np.ndarray | None
+    bundle: Bundle | None
+    rules: RuleSet
+    read: set[str]
+    negative: set[str]
+    recent: list[tuple[str, datetime]]
+
+
+@dataclass
+class _Ranked:
+    ids: list[str]
+    scores: dict[str, float]
+    reasons: dict[str, str]
+
+
+class RecommendationService:
+    """Online recommendations, similar items and semantic search over one store, bundle, encoder and index.
+
+    `bundle` may be None before the first training: ranking then uses content, freshness and rules only.
+    `snapshots` is where cursor snapshots live (default: the store when it has `save_snapshot`, else an
+    in-memory LRU); cursors are signed with `settings.cursor_secret`, else the store's `shared_secret`,
+    else a random per-process key.
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        bundle: Bundle | None,
+        encoder: EncoderLike,
+        index: VectorIndexLike,
+        *,
+        settings: ServiceSettings | None = None,
+        snapshots: SnapshotCache | None = None,
+    ) -> None:
+        self.store = store
+        self.bundle = bundle
+        self.encoder = encoder
+        self.index = index
+        self.settings = settings or ServiceSettings()
+        cache = snapshots if snapshots is not None else self._default_snapshots()  # an empty LRU is falsy
+        self._pager = Pager(cache, CursorCodec(self._cursor_secret()))
+        self._lock = threading.Lock()
+        self._catalog_version: str | None = None
+        self._view = CatalogView.build([])
+        self._cold_items: np.ndarray | None = None
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def _default_snapshots(self) -> SnapshotCache:
+        cfg = self.settings
+        if callable(getattr(self.store, "save_snapshot", None)):
+            return StoreSnapshotCache(self.store, cfg.snapshot_ttl_seconds)
+        return MemorySnapshotCache(cfg.snapshot_max_entries, cfg.snapshot_ttl_seconds)
+
+    def _cursor_secret(self) -> str | None:
+        if self.settings.cursor_secret:
+            return self.settings.cursor_secret
+        shared = getattr(self.store, "shared_secret", None)
+        return shared(ServiceSettings.CURSOR_SECRET_NAME) if callable(shared) else None
+
+    @property
+    def snapshots(self) -> SnapshotCache:
+        """Where this service keeps cursor snapshots."""
+        return self._pager.cache
+
+    # ------------------------------------------------------------------------------------ catalog
+    def swap_bundle(self, bundle: Bundle | None) -> None:
+        """Serve a new model version (atomic: the next request sees the new bundle and catalog view)."""
+        with self._lock:
+            self.bundle = bundle
+            self._catalog_version = None
+
+    def _catalog(self) -> tuple[CatalogView, np.ndarray | None, Bundle | None]:
+        """The catalog view, rebuilt when the store's catalog version changes (new items need no retrain)."""
+        version = self.store.catalog_version()
+        with self._lock:
+            bundle = self.bundle
+            if version != self._catalog_version:
+                items = list(self.store.iter_items())
+                view = CatalogView.build(items, bundle.item_map if bundle else None)
+                cold = None
+                if bundle is not None:
+                    new = view.model_rows < 0
+                    cold = np.zeros((view.size, bundle.item_matrix.shape[1]), dtype=np.float32)
+                    if new.any():
+                        rows = bundle.item_features.transform([items[i] for i in np.flatnonzero(new)])
+                        cold[new] = bundle.cold_item_matrix(rows)
+                self._view, self._cold_items, self._catalog_version = view, cold, version
+                self._vectors = {}
+            return self._view, self._cold_items, bundle
+
+    # ------------------------------------------------------------------------------------ who
+    def _who(self, request: RecommendationRequest) -> _Who:
+        user_id = request.user_id
+        if user_id is None and request.session_id is not None:
+            user_id = self.store.user_for_session(request.session_id)
+        user = self.store.get_user(user_id) if user_id else None
+        audiences = [request.audience] if request.audience else list(user.audiences if user else [])
+        key = user_id or (f"{SESSION_PREFIX}{request.session_id}" if request.session_id else None)
+        history: list[Any] = []
+        if user_id or request.session_id:
+            history = self.store.user_history(
+                user_id=user_id, session_id=request.session_id, limit=self.settings.history_limit
+            )
+        return _Who(user_key=key, user=user, audiences=audiences or ["public"], history=history)
+
+    @staticmethod
+    def _history_sets(history: Sequence[Any]) -> tuple[set[str], set[str], list[tuple[str, datetime]]]:
+        """(read ids, disliked/hidden ids, recent distinct reads newest first with their time)."""
+        read, negative, recent = set(), set(), []
+        for entry in history:
+            kind = str(getattr(entry.type, "value", entry.type))
+            if kind in NEGATIVE_EVENTS:
+                negative.add(entry.item_id)
+            elif kind in POSITIVE_EVENTS:
+                if entry.item_id not in read:
+                    recent.append((entry.item_id, entry.timestamp))
+                read.add(entry.item_id)
+        return read, negative, recent
+
+    def _rules(self, now: datetime, who: _Who, channel: str) -> RuleSet:
+        records = self.store.list_rules(active_at=now, audience=who.audience, channel=channel)
+        return RuleSet.select([EditorRule.from_record(r) for r in records], now, who.audiences, channel)
+
+    # ------------------------------------------------------------------------------------ ranking
+    def _state(self, request: RecommendationRequest) -> _State:
+        now = (request.now or datetime.now(UTC)).astimezone(UTC)
+        who = self._who(request)
+        view, cold_items, bundle = self._catalog()
+        read, negative, recent = self._history_sets(who.history)
+        return _State(
+            request, who, now, view, cold_items, bundle, self._rules(now, who, request.channel), read, negative, recent
+        )
+
+    def _query_vectors(self, view: CatalogView, rows: Sequence[int]) -> np.ndarray:
+        """Vectors of catalog rows: from the vector index when it has them, else encoded; cached per item
+        until the catalog changes."""
+        missing = [r for r in rows if view.items[r].id not in self._vectors]
+        lookup = getattr(self.index, "vector", None)
+        if missing and callable(lookup):  # the index already holds the vectors: no encoding per request
+            for r in list(missing):
+                try:
+                    self._vectors[view.items[r].id] = np.asarray(lookup(view.items[r].id), dtype=np.float32)
+                    missing.remove(r)
+                except KeyError:
+                    continue
+        if missing:
+            encoded = np.asarray(self.encoder.encode([view.items[r].text for r in missing]), dtype=np.float32)
+            for r, vec in zip(missing, encoded, strict=True):
+                self._vectors[view.items[r].id] = vec
+        return np.stack([self._vectors[view.items[r].id] for r in rows])
+
+    def _mask(self, state: _State, exclude: set[str]) -> np.ndarray:
+        """Everything that may be shown to this requester now (boolean over the catalog)."""
+        cfg, request, view = self.settings, state.request, state.view
+        return (
+            filters.active(view, state.now)
+            & filters.verified(view, cfg.require_verified)
+            & filters.channel(view, request.channel)
+            & filters.topics(view, request.topics)
+            & filters.audience(view, state.who.audiences, cfg.audience_min_score)
+            & filters.exclude_ids(view, state.read | state.negative | state.rules.blocks | exclude)
+        )
+
+    def _user_vector(self, state: _State) -> tuple[np.ndarray | None, bool]:
+        """(user row for the model, whether it is the user's own trained row). Users the model never saw
+        get a row built from their features (audience, age band, town, interests, channel)."""
+        bundle, who = state.bundle, state.who
+        if bundle is None:
+            return None, False
+        trained = bundle.user_vector(who.user_key) if who.user_key else None
+        if trained is not None:
+            return trained, True
+        u = who.user
+        row = bundle.user_features.profile_row(
+            who.audiences,
+            u.age_band if u else None,
+            u.town if u else None,
+            u.interests if u else (),
+            state.request.channel,
+        )
+        return bundle.cold_user_vector(row), False
+
+    def _signals(self, state: _State) -> tuple[dict[str, np.ndarray], ContentCandidates, BlendWeights]:
+        """Every candidate source scored over the whole catalog, and the blend weights for this requester."""
+        cfg, view, bundle, who = self.settings, state.view, state.bundle, state.who
+        signals: dict[str, np.ndarray] = {}
+        user_vec, has_model_user = self._user_vector(state)
+        popularity = np.zeros(view.size, dtype=np.float32)
+        if bundle is not None:
+            signals["model"] = model_scores(view, user_vec, bundle.item_matrix, state.cold_items)
+            popularity = aligned_prior(view, bundle.item_map, bundle.popularity_for(who.audience))
+            signals["trending"] = aligned_prior(view, bundle.item_map, np.asarray(bundle.arrays["trending"]))
+        tag = view.audiences[:, AUDIENCE_IDS.index(who.audience)]
+        town = who.user.town if who.user else None
+        local = np.zeros(view.size, dtype=np.float32)
+        if town:
+            local = ((view.towns == town) & np.isin(view.formats, list(explain.LOCAL_FORMATS))).astype(np.float32)
+        signals["audience"] = 0.6 * popularity + 0.4 * tag + 0.5 * local
+
+        recent = [(int(view.ids.get(i)), t) for i, t in state.recent[: cfg.recent_reads] if view.ids.get(i) >= 0]
+        rows = [r for r, _ in recent]
+        content = content_candidates(
+            view,
+            self.index,
+            rows,
+            self._query_vectors(view, rows) if rows else np.zeros((0, 1), dtype=np.float32),
+            recency_weights([t for _, t in recent], state.now, cfg.recent_half_life_days),
+            cfg.content_k_per_read,
+            exclude_ids=sorted(state.read | state.negative),
+        )
+        signals["content"] = content.scores
+        n_known = bundle.user_interactions(who.user_key) if bundle and who.user_key else 0
+        weights = BlendWeights.for_history(n_known, len(rows), has_model_user, cfg.shrinkage)
+        return signals, content, weights
+
+    def _pool(self, scores: np.ndarray, signals: dict[str, np.ndarray], allowed: np.ndarray) -> np.ndarray:
+        """Union of the top `pool_per_source` allowed rows of the blend and of every source, best first."""
+        pool: set[int] = set()
+        n = min(self.settings.pool_per_source, len(allowed))
+        for signal in (scores, *signals.values()):
+            values = np.nan_to_num(signal[allowed], nan=-np.inf)
+            pool.update(allowed[np.argpartition(-values, n - 1)[:n]].tolist())
+        return np.array(sorted(pool, key=lambda r: (-scores[r], r)), dtype=np.int64)
+
+    def _rank(self, state: _State, exclude: set[str]) -> _Ranked:
+        """Filter → score every source → blend → freshness → boosts → MMR → pins → reasons."""
+        cfg, view, rules = self.settings, state.view, state.rules
+        if view.size == 0:
+            return _Ranked([], {}, {})
+        mask = self._mask(state, exclude)
+        if not mask.any():
+            return _Ranked([], {}, {})
+        signals, content, weights = self._signals(state)
+        scores, contributions = blend(signals, weights, mask)
+        scores = freshness_boost(
+            scores, view.published, state.now.timestamp(), cfg.freshness_half_life_days, cfg.freshness_weight
+        )
+        for item_id, factor in rules.boost_factors().items():
+            row = view.ids.get(item_id)
+            if row >= 0:
+                scores[row] *= factor
+        allowed = np.flatnonzero(mask)
+        head = self._pool(scores, signals, allowed)[: cfg.snapshot_depth]
+        ordered = mmr(head, scores[head], view.topics[head], cfg.snapshot_depth, cfg.mmr_lambda)
+        allowed_ids = {view.items[r].id for r in allowed}
+        ranked_ids, pinned = apply_pins([view.items[r].id for r in ordered], rules.pins, allowed_ids)
+        out_scores = {i: float(scores[view.ids.get(i)]) for i in ranked_ids}
+        reasons = self._reasons(state, ranked_ids, pinned, content, contributions) if state.request.explain else {}
+        return _Ranked(ranked_ids, out_scores, reasons)
+
+    def _reasons(
+        self,
+        state: _State,
+        ranked_ids: list[str],
+        pinned: set[str],
+        content: ContentCandidates,
+        contributions: dict[str, np.ndarray],
+    ) -> dict[str, str]:
+        view, who = state.view, state.who
+        interests = set(who.user.interests) if who.user else set()
+        town = who.user.town if who.user else None
+        fresh_cut = state.now.timestamp() - 7 * 86_400
+        reasons = {}
+        for item_id in ranked_ids:
+            row = view.ids.get(item_id)
+            item = view.items[row]
+            because = int(content.because_of[row])
+            reasons[item_id] = explain.reason_for(
+                is_pinned=item_id in pinned,
+                item_format=item.format,
+                item_town=item.town or "",
+                user_town=town,
+                read_title=view.items[because].title if because >= 0 else None,
+                contributions={k: float(v[row]) for k, v in contributions.items()},
+                audience=who.audience,
+                matched_interests=[t for t in item.topics if t in interests],
+                is_fresh=bool(view.published[row] >= fresh_cut),
+            )
+        return reasons
+
+    # ------------------------------------------------------------------------------------ paging
+    @staticmethod
+    def _context(request: RecommendationRequest) -> dict[str, Any]:
+        return {
+            "u": request.user_id,
+            "s": request.session_id,
+            "a": request.audience,
+            "c": request.channel,
+            "t": sorted(request.topics),
+        }
+
+    def recommend(self, request: RecommendationRequest) -> RecommendationResponse:
+        """A page of ranked cards and the cursor for the next page (None when the catalog is exhausted)."""
+        context = self._context(request)
+        if request.cursor:
+            snapshot, position = self._pager.open(request.cursor)
+            if snapshot.context != context:
+                raise CursorError("cursor: belongs to a different request (user/session/audience/channel/topics)")
+        else:
+            snapshot, position = Snapshot(ranked=[], context=context), None
+        return self._page(self._state(request), snapshot, position)
+
+    def _page(self, state: _State, snapshot: Snapshot, position: Position | None) -> RecommendationResponse:
+        """Next `k` ids of the snapshot, skipping anything served, read, disliked, blocked or expired since.
+        When the snapshot runs dry, a fresh ranking that excludes everything before goes into a new
+        snapshot (snapshots are never modified, so concurrent or retried pages cannot disturb each other)."""
+        view, bundle = state.view, state.bundle
+        active = filters.active(view, state.now)
+        skip = state.read | state.negative | state.rules.blocks
+        offset = position.offset if position else 0
+        served = set(snapshot.served) | set(snapshot.ranked[:offset])
+        page: list[str] = []
+        cards: list[RecommendedItem] = []
+        fresh = position is None  # the snapshot is new and must be saved before its cursor is issued
+        exhausted = False
+        while len(page) < state.request.k:
+            if offset >= len(snapshot.ranked):
+                extra = self._rank(state, served | set(page))
+                if not extra.ids:
+                    exhausted = True
+                    break
+                snapshot = Snapshot(
+                    ranked=extra.ids,
+                    context=snapshot.context,
+                    served=list(dict.fromkeys([*snapshot.served, *snapshot.ranked])),
+                    details={i: (extra.scores[i], extra.reasons.get(i)) for i in extra.ids},
+                )
+                offset, fresh = 0, True
+                continue
+            item_id = snapshot.ranked[offset]
+            offset += 1
+            row = view.ids.get(item_id)
+            if item_id in served or item_id in skip or row < 0 or not active[row]:
+                continue
+            page.append(item_id)
+            served.add(item_id)
+            cards.append(self._card(view.items[row], *snapshot.details[item_id]))
+        cursor = None
+        if page and not exhausted:
+            snapshot_id = self._pager.save(snapshot) if fresh or position is None else position.snapshot_id
+            cursor = self._pager.cursor(Position(snapshot_id, offset))
+        return RecommendationResponse(items=cards, next_cursor=cursor, model_version=bundle.version if bundle else None)
+
+    @staticmethod
+    def _card(item: Item, score: float, reason: str | None) -> RecommendedItem:
+        return RecommendedItem(
+            id=item.id,
+            title=item.title,
+            summary=item.summary,
+            cover_url=item.cover_url,
+            url=item.url,
+            format=item.format,
+            topics=list(item.topics),
+            audiences=[t.audience for t in item.audiences],
+            score=round(score, 6),
+            reason=reason,
+        )
+
+    # ------------------------------------------------------------------------------------ similar / search
+    def _hits(self, vectors: np.ndarray, k: int, exclude: Sequence[str]) -> list[tuple[str, float]]:
+        ids, scores = parse_search_result(
+            self.index.search(np.asarray(vectors, dtype=np.float32), k, exclude=list(exclude))
+        )
+        return list(zip(ids[0], scores[0], strict=True)) if ids else []
+
+    def similar(self, item_id: str, k: int = 10, now: datetime | None = None) -> list[RecommendedItem]:
+        """Content neighbours of one item (active, verified ones), best first."""
+        view, _, _ = self._catalog()
+        row = view.ids.get(item_id)
+        if row < 0:
+            raise UnknownItemError(f"item_id: unknown item {item_id!r}")
+        ok = filters.active(view, (now or datetime.now(UTC)).astimezone(UTC)) & filters.verified(
+            view, self.settings.require_verified
+        )
+        vec = self.encoder.encode([view.items[row].text])
+        out = []
+        for hit_id, score in self._hits(vec, k * 3 + 1, [item_id]):
+            hit_row = view.ids.get(hit_id)
+            if hit_id != item_id and hit_row >= 0 and ok[hit_row]:
+                out.append(self._card(view.items[hit_row], score, "相似内容"))
+            if len(out) == k:
+                break
+        return out
+
+    def search(
+        self, query: str, k: int = 10, audience: str | None = None, now: datetime | None = None
+    ) -> list[RecommendedItem]:
+        """Semantic search: encode the query, search the vector index, keep active items for `audience`."""
+        if not query or not query.strip():
+            raise ValueError("q: the search query is empty")
+        if audience is not None and audience not in AUDIENCES:
+            raise ValueError(f"audience: unknown audience {audience!r}; expected one of {sorted(AUDIENCES)}")
+        view, _, _ = self._catalog()
+        ok = filters.active(view, (now or datetime.now(UTC)).astimezone(UTC)) & filters.verified(
+            view, self.settings.require_verified
+        )
+        if audience is not None:
+            ok &= filters.audience(view, [audience], self.settings.audience_min_score)
+        out = []
+        for hit_id, score in self._hits(self.encoder.encode([query.strip()]), k * 4, []):
+            row = view.ids.get(hit_id)
+            if row >= 0 and ok[row]:
+                out.append(self._card(view.items[row], score, None))
+            if len(out) == k:
+                break
+        return out

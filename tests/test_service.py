@@ -1,0 +1,228 @@
+"""End to end: SQLite store ← demo catalog + simulated events → train → RecommendationService.
+
+Checks the online contract: filters and editor rules are honoured, events posted after training change the
+next answer, new items are recommendable without retraining, cursor pages never repeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from content_catalog.schema import Event, Item
+from content_catalog.store import Store
+from content_catalog.vector_index import VectorIndex
+from recommender.cursor import CursorError
+from recommender.service import RecommendationRequest, RecommendationService, UnknownItemError
+from recommender.train import TrainParams, train_bundle
+from tests.test_service_support import ENCODER_DIM, demo_encoder, demo_items, demo_traffic
+
+PARAMS = TrainParams(no_components=8, epochs=5, n_text_clusters=6, holdout_fraction=0.0)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple]:
+    root: Path = tmp_path_factory.mktemp("service")
+    store = Store(f"sqlite:///{root / 'kepu.db'}")
+    items = list(demo_items())
+    store.upsert_items(items)
+    users, events, now = demo_traffic()
+    for user in users:
+        store.upsert_user(user)
+    store.add_events(list(events))
+    encoder = demo_encoder()
+    bundle = train_bundle(store, encoder, root / "models", seed=3, params=PARAMS, version="svc-v1")
+    index = VectorIndex(ENCODER_DIM)
+    index.add([it.id for it in items], encoder.encode([it.text for it in items]))
+    service = RecommendationService(store, bundle, encoder, index)
+    yield store, service, index, now, users
+    store.close()
+
+
+def ids(response: object) -> list[str]:
+    return [card.id for card in response.items]  # type: ignore[attr-defined]
+
+
+def test_known_user_gets_ranked_unseen_active_items(world: tuple) -> None:
+    store, service, _, now, users = world
+    user = users[0]
+    seen = {h.item_id for h in store.user_history(user_id=user.id) if h.type not in ("impression",)}
+    response = service.recommend(RecommendationRequest(user_id=user.id, k=10, now=now))
+    assert len(response.items) == 10 and response.model_version == "svc-v1"
+    assert not seen & set(ids(response))
+    by_id = {it.id: it for it in demo_items()}
+    assert all(by_id[i].verified and by_id[i].is_active(now) for i in ids(response))
+    assert all(card.reason for card in response.items)
+
+
+def test_filters_topic_and_channel(world: tuple) -> None:
+    _, service, _, now, _ = world
+    health = service.recommend(RecommendationRequest(audience="seniors", topics=["health"], k=8, now=now))
+    assert health.items and all("health" in card.topics for card in health.items)
+    kiosk = service.recommend(RecommendationRequest(audience="public", channel="kiosk", k=30, now=now))
+    assert all(card.format not in ("course", "live") for card in kiosk.items)
+
+
+def test_anonymous_audience_prior(world: tuple) -> None:
+    _, service, _, now, _ = world
+    response = service.recommend(RecommendationRequest(audience="seniors", k=10, now=now))
+    tagged = [card for card in response.items if "seniors" in card.audiences]
+    assert len(tagged) >= 5
+    assert any(card.reason == "为老年朋友精选" for card in response.items)
+
+
+def test_event_after_training_changes_next_result(world: tuple) -> None:
+    store, service, _, now, _ = world
+    request = RecommendationRequest(session_id="fresh-visitor", audience="youth", k=10, now=now)
+    first = service.recommend(request)
+    read = first.items[0]
+    store.add_events(
+        [
+            Event(
+                event_id="post-train-1",
+                session_id="fresh-visitor",
+                item_id=read.id,
+                type="view",
+                timestamp=now - timedelta(minutes=1),
+            )
+        ]
+    )
+    second = service.recommend(request)
+    assert read.id not in ids(second)
+    assert ids(second) != ids(first)
+    assert any(card.reason and card.reason.startswith("因为你看过") for card in second.items)
+
+
+def test_hidden_item_never_comes_back(world: tuple) -> None:
+    store, service, _, now, _ = world
+    request = RecommendationRequest(session_id="hider", audience="farmers", k=20, now=now)
+    hidden = service.recommend(request).items[3].id
+    store.add_events(
+        [
+            Event(
+                event_id="hide-1", session_id="hider", item_id=hidden, type="hide", timestamp=now - timedelta(minutes=1)
+            )
+        ]
+    )
+    assert hidden not in ids(service.recommend(request.model_copy(update={"k": 100})))
+
+
+def test_editor_rules_pin_block_boost(world: tuple) -> None:
+    store, service, _, now, _ = world
+    request = RecommendationRequest(audience="workers", channel="wechat", k=20, now=now)
+    base = ids(service.recommend(request))
+    pinned, blocked, boosted = base[12], base[0], base[15]
+    rules = [
+        store.add_rule(
+            "pin",
+            pinned,
+            created_by="t",
+            position=0,
+            audience="workers",
+            starts_at=now - timedelta(hours=1),
+            ends_at=now + timedelta(days=1),
+        ),
+        store.add_rule("block", blocked, created_by="t", channel="wechat"),
+        store.add_rule("boost", boosted, created_by="t", weight=50.0),
+    ]
+    try:
+        response = service.recommend(request)
+        assert response.items[0].id == pinned and response.items[0].reason == "编辑推荐"
+        assert blocked not in ids(response)
+        assert ids(response).index(boosted) < 5
+        other_channel = ids(service.recommend(request.model_copy(update={"channel": "web"})))
+        assert other_channel[0] == pinned and blocked in other_channel  # the block is scoped to wechat
+        later = ids(service.recommend(request.model_copy(update={"now": now + timedelta(days=2)})))
+        assert later[0] != pinned
+    finally:
+        for rule in rules:
+            store.delete_rule(rule.id, actor="t")
+
+
+def test_cursor_pages_never_repeat_and_survive_new_events(world: tuple) -> None:
+    store, service, _, now, users = world
+    user = users[5]
+    request = RecommendationRequest(user_id=user.id, k=25, now=now)
+    page = service.recommend(request)
+    served = ids(page)
+    store.add_events([Event(event_id="between-pages", user_id=user.id, item_id=served[0], type="like", timestamp=now)])
+    n_pages = 1
+    while page.next_cursor and n_pages < 40:
+        page = service.recommend(request.model_copy(update={"cursor": page.next_cursor}))
+        served += ids(page)
+        n_pages += 1
+    assert len(served) == len(set(served))
+    assert page.next_cursor is None, "the feed should end once the catalog is exhausted"
+    assert len(served) > 100
+
+
+def test_bad_cursors_raise_value_errors(world: tuple) -> None:
+    _, service, _, now, _ = world
+    request = RecommendationRequest(audience="youth", k=5, now=now)
+    cursor = service.recommend(request).next_cursor
+    assert cursor
+    body, sig = cursor.split(".")
+    with pytest.raises(CursorError, match="signature"):
+        service.recommend(request.model_copy(update={"cursor": body[:-2] + "xx." + sig}))
+    with pytest.raises(ValueError, match="different request"):
+        service.recommend(request.model_copy(update={"cursor": cursor, "audience": "seniors"}))
+
+
+def test_new_item_recommendable_without_retraining(world: tuple) -> None:
+    store, service, index, now, _ = world
+    anchor = next(it for it in demo_items() if "agri_tech" in it.topics)
+    new = Item(
+        id="new-after-training",
+        title=anchor.title + "（新版）",
+        summary=anchor.summary,
+        topics=anchor.topics,
+        format="article",
+        audiences=["farmers"],
+        published_at=now - timedelta(hours=2),
+    )
+    store.upsert_items([new])
+    index.add([new.id], demo_encoder().encode([new.text]))
+    store.add_events(
+        [
+            Event(
+                event_id="read-anchor",
+                session_id="farmer-x",
+                item_id=anchor.id,
+                type="complete",
+                timestamp=now - timedelta(minutes=5),
+            )
+        ]
+    )
+    response = service.recommend(RecommendationRequest(session_id="farmer-x", audience="farmers", k=10, now=now))
+    assert new.id in ids(response)
+    card = next(c for c in response.items if c.id == new.id)
+    assert card.reason == f"因为你看过《{anchor.title}》" or card.reason.startswith("因为你看过《")
+    assert new.id in [c.id for c in service.similar(anchor.id, k=5, now=now)]
+
+
+def test_similar_and_search(world: tuple) -> None:
+    _, service, _, now, _ = world
+    item = demo_items()[0]
+    similar = service.similar(item.id, k=5, now=now)
+    assert len(similar) == 5 and item.id not in [c.id for c in similar]
+    assert similar[0].score >= similar[-1].score
+    with pytest.raises(UnknownItemError):
+        service.similar("no-such-item")
+    found = service.search("高血压 老人 用药", k=5, audience="seniors", now=now)
+    assert found and any("health" in c.topics or "food_drug_safety" in c.topics for c in found)
+    with pytest.raises(ValueError, match="q:"):
+        service.search("  ")
+
+
+def test_request_validation_names_the_field() -> None:
+    with pytest.raises(ValueError, match="unknown audience"):
+        RecommendationRequest(audience="martians")
+    with pytest.raises(ValueError, match="unknown channel"):
+        RecommendationRequest(channel="fax")
+    with pytest.raises(ValueError, match="unknown topic"):
+        RecommendationRequest(topics=["astrology"])
+    assert np.isfinite(RecommendationRequest().k)

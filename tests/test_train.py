@@ -1,0 +1,131 @@
+"""Training pipeline and model registry: manifest, checksums, reproducibility, store registration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from content_catalog.store import Store
+from features.simulator import simulate
+from recommender.registry import BundleError, activate, load_active, load_bundle
+from recommender.train import TrainParams, train_bundle
+from tests.test_service_support import demo_encoder, demo_items
+
+PARAMS = TrainParams(no_components=8, epochs=5, n_text_clusters=6)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    root = tmp_path_factory.mktemp("train")
+    store = Store(f"sqlite:///{root / 'kepu.db'}")
+    items = list(demo_items())
+    store.upsert_items(items)
+    users, events = simulate(items, n_users_per_audience=4, days=14, seed=5)
+    for user in users:
+        store.upsert_user(user)
+    store.add_events(events)
+    encoder = demo_encoder()
+    bundle = train_bundle(store, encoder, root / "models", seed=11, params=PARAMS, version="v1")
+    yield store, encoder, bundle, root, items, events
+    store.close()
+
+
+def test_manifest_has_counts_params_metrics_and_checksums(trained: tuple) -> None:
+    store, _, bundle, root, items, events = trained
+    manifest = json.loads((root / "models" / "v1" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["seed"] == 11 and manifest["params"]["no_components"] == 8
+    assert manifest["data_counts"]["items"] == len(items)
+    assert manifest["data_counts"]["events"] == len(events)
+    assert "precision@10" in manifest["metrics"]
+    assert set(manifest["files"]) >= {"item_embeddings.npy", "item_ids.json"}
+    assert bundle.item_matrix.shape == (len(items), 8 + 2)
+    registered = {v.version: v for v in store.list_model_versions()}
+    assert registered["v1"].checksum == bundle.checksum
+
+
+def test_same_seed_same_scores(trained: tuple) -> None:
+    store, encoder, bundle, root, *_ = trained
+    again = train_bundle(
+        store, encoder, root / "again", seed=11, params=PARAMS, version="v1-again", register_version=False
+    )
+    np.testing.assert_array_equal(
+        np.asarray(bundle.arrays["item_embeddings"]), np.asarray(again.arrays["item_embeddings"])
+    )
+    np.testing.assert_array_equal(np.asarray(bundle.arrays["popularity"]), np.asarray(again.arrays["popularity"]))
+
+
+def test_versions_are_immutable(trained: tuple) -> None:
+    store, encoder, _, root, *_ = trained
+    with pytest.raises(BundleError, match="already exists"):
+        train_bundle(store, encoder, root / "models", seed=11, params=PARAMS, version="v1", register_version=False)
+
+
+def test_tampered_bundle_is_rejected(trained: tuple, tmp_path: Path) -> None:
+    *_, root, _, _ = trained
+    import shutil
+
+    copy, other = tmp_path / "copy", tmp_path / "other"
+    shutil.copytree(root / "models" / "v1", copy)
+    shutil.copytree(root / "models" / "v1", other)
+    assert load_bundle(copy).version == "v1"
+    with (copy / "trending.npy").open("r+b") as handle:
+        handle.seek(-4, 2)
+        handle.write(b"\x00\x01\x02\x03")
+    with pytest.raises(BundleError, match=r"trending\.npy: sha256 mismatch"):
+        load_bundle(copy)
+    (other / "user_ids.json").unlink()
+    with pytest.raises(BundleError, match=r"user_ids\.json: missing bundle file"):
+        load_bundle(other)
+    with pytest.raises(BundleError, match="not a model bundle"):
+        load_bundle(tmp_path)
+
+
+def test_activate_through_store(trained: tuple) -> None:
+    store, _, bundle, *_ = trained
+    activate(store, "v1")
+    active = load_active(store)
+    assert active is not None and active.checksum == bundle.checksum
+    with pytest.raises(BundleError, match="not registered"):
+        activate(store, "nope")
+
+
+def test_encoder_spec_is_built_and_fitted_from_the_catalog(trained: tuple) -> None:
+    store, _, _, root, items, _ = trained
+    bundle = train_bundle(
+        store,
+        "tfidf-svd",
+        root / "spec",
+        seed=2,
+        params=PARAMS,
+        version="from-spec",
+        register_version=False,
+        encoder_options={"dim": 16, "smoothing_neighbours": 0},
+    )
+    assert bundle.manifest["encoder"] == "tfidf-svd"
+    assert bundle.item_matrix.shape[0] == len(items)
+    with pytest.raises(ValueError, match="unknown encoder spec"):
+        train_bundle(store, "word2vec", root / "bad", seed=2, params=PARAMS, register_version=False)
+
+
+def test_failed_save_leaves_no_partial_version(trained: tuple, tmp_path: Path) -> None:
+    from recommender.registry import ARRAYS, save_bundle
+
+    _, _, bundle, *_ = trained
+    arrays = {name: np.asarray(bundle.arrays[name]) for name in ARRAYS}
+    arrays["trending"] = np.array([object()], dtype=object)  # np.save refuses pickled objects
+    with pytest.raises(ValueError):
+        save_bundle(
+            tmp_path,
+            "broken",
+            arrays=arrays,
+            item_map=bundle.item_map,
+            user_map=bundle.user_map,
+            user_features=bundle.user_features,
+            item_features=bundle.item_features,
+            audiences=bundle.audiences,
+            manifest_extra={},
+        )
+    assert list(tmp_path.iterdir()) == []
