@@ -135,6 +135,93 @@ def catalog_stats(
         console.print(table)
 
 
+@catalog_app.command("tag")
+def catalog_tag(store_url: StoreUrl = None, var_dir: VarDir = None) -> None:
+    """Auto-tag every item without editor labels (editor labels always win and are never touched)."""
+    from content_catalog.audience.tag_store import tag_store
+
+    store = _open_store(_settings(store_url, var_dir))
+    try:
+        with err_status("fitting the audience tagger and tagging…"):
+            report = tag_store(store, actor="cli-tagger")
+    finally:
+        store.close()
+    console.print(
+        f"auto-tagged {report.tagged} items ({report.editor_labelled} keep their editor labels); "
+        f"tagger trained on {report.trained_on}"
+    )
+
+
+@catalog_app.command("embed")
+def catalog_embed(
+    refit: Annotated[bool, typer.Option("--refit", help="Fit a new encoder instead of syncing the saved one")] = False,
+    encoder: Annotated[str | None, typer.Option("--encoder", help="Encoder spec (default: KEPU_ENCODER)")] = None,
+    store_url: StoreUrl = None,
+    var_dir: VarDir = None,
+) -> None:
+    """Embed the catalog and save the faiss index (only new or edited items are encoded again)."""
+    from content_catalog.catalog_index import embed_catalog
+
+    settings = _settings(store_url, var_dir)
+    if encoder:
+        settings = settings.model_copy(update={"encoder": encoder})
+    store = _open_store(settings)
+    try:
+        with err_status(f"embedding the catalog with {settings.encoder}…"):
+            catalog, report = embed_catalog(store, settings, refit=refit, show_progress=False)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    what = "built" if report is None else f"synced (+{report.added} ~{report.updated} -{report.removed})"
+    console.print(
+        f"{what}: {len(catalog.index)} items, dim {catalog.encoder.dim}, encoder {catalog.encoder.spec}, "
+        f"catalog version {catalog.catalog_version}"
+    )
+
+
+@catalog_app.command("search")
+def catalog_search(
+    query: Annotated[str, typer.Argument(help="Free text, e.g. 水稻病虫害")],
+    k: Annotated[int, typer.Option("--k", "-k", min=1, max=100)] = 10,
+    audience: Annotated[str | None, typer.Option("--audience", help="Only items for this audience")] = None,
+    store_url: StoreUrl = None,
+    var_dir: VarDir = None,
+) -> None:
+    """Semantic search over the catalog from the terminal (embeds the catalog first if needed)."""
+    from content_catalog.catalog_index import embed_catalog
+    from content_catalog.taxonomy import AUDIENCES
+
+    if audience is not None and audience not in AUDIENCES:
+        raise _fail(f"--audience: unknown audience {audience!r}; expected one of {', '.join(AUDIENCES)}", 2)
+    if not query.strip():
+        raise _fail("QUERY must not be empty", 2)
+    store = _open_store(_settings(store_url, var_dir))
+    try:
+        if store.count_items() == 0:
+            raise _fail("the catalog is empty: run `kepu catalog ingest FILE…` first")
+        catalog, _ = embed_catalog(store, _settings(store_url, var_dir))
+        fetch = k if audience is None else min(len(catalog.index), k * 10)
+        hits = catalog.search(query, fetch)
+        items = {it.id: it for it in store.get_items([item_id for item_id, _ in hits])}
+    finally:
+        store.close()
+    table = Table(title=f"「{query}」")
+    for column in ("#", "score", "id", "title", "audiences", "format"):
+        table.add_column(column)
+    rank = 0
+    for item_id, score in hits:
+        item = items.get(item_id)
+        if item is None or (audience and audience not in [t.audience for t in item.audiences]):
+            continue
+        rank += 1
+        audiences = ",".join(t.audience for t in item.audiences)
+        table.add_row(str(rank), f"{score:.3f}", item.id, item.title, audiences, item.format)
+        if rank == k:
+            break
+    console.print(table)
+
+
 # ---------------------------------------------------------------------------------------------- tag
 @app.command("tag")
 def tag(
@@ -153,6 +240,152 @@ def tag(
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
     console.print(f"tagged {count} items → {output_path}")
+
+
+# ---------------------------------------------------------------------------------- train / models
+models_app = typer.Typer(help="Model versions: list and activate.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@app.command("train")
+def train(
+    activate_now: Annotated[bool, typer.Option("--activate", help="Activate the new version when trained")] = False,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (default: KEPU_SEED)")] = None,
+    store_url: StoreUrl = None,
+    var_dir: VarDir = None,
+) -> None:
+    """Train a new model bundle from the store (versioned folder + manifest with checksums)."""
+    from content_catalog.catalog_index import embed_catalog
+    from recommender.registry import activate
+    from recommender.train import train_bundle
+
+    settings = _settings(store_url, var_dir)
+    store = _open_store(settings)
+    try:
+        if store.count_items() == 0:
+            raise _fail("the catalog is empty: run `kepu catalog ingest FILE…` first")
+        with err_status("embedding the catalog…"):
+            catalog, _ = embed_catalog(store, settings)
+        with err_status("training…"):
+            bundle = train_bundle(store, catalog.encoder, settings.models_dir, settings.seed if seed is None else seed)
+        if activate_now:
+            activate(store, bundle.version)
+    except ValueError as exc:  # no events yet, a version folder that exists, a bundle failing its checksum
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    counts = bundle.manifest.get("data", {})
+    console.print(f"trained {bundle.version} → {bundle.path} {json.dumps(counts, ensure_ascii=False)}")
+    if activate_now:
+        console.print(f"activated {bundle.version} (running servers pick it up within KEPU_MODEL_SYNC_SECONDS)")
+
+
+@models_app.command("list")
+def models_list(store_url: StoreUrl = None, var_dir: VarDir = None) -> None:
+    """Registered model versions, newest first, with their metrics."""
+    store = _open_store(_settings(store_url, var_dir))
+    try:
+        versions = store.list_model_versions()
+    finally:
+        store.close()
+    if not versions:
+        console.print("no model versions yet: run `kepu train`")
+        return
+    table = Table(title="model versions")
+    table.add_column("version", no_wrap=True)
+    for column in ("active", "created", "metrics", "path"):
+        table.add_column(column)
+    for v in versions:
+        metrics = ", ".join(f"{k}={val:.3f}" for k, val in sorted(v.metrics.items()) if isinstance(val, float))
+        table.add_row(v.version, "✓" if v.active else "", v.created_at.strftime("%Y-%m-%d %H:%M"), metrics, v.path)
+    console.print(table)
+
+
+@models_app.command("activate")
+def models_activate(
+    version: Annotated[str, typer.Argument(help="A version from `kepu models list`")],
+    store_url: StoreUrl = None,
+    var_dir: VarDir = None,
+) -> None:
+    """Verify a bundle's checksums and make it the active version (a bad bundle never activates)."""
+    from recommender.registry import BundleError, activate
+
+    store = _open_store(_settings(store_url, var_dir))
+    try:
+        activate(store, version)
+    except BundleError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    console.print(f"activated {version}")
+
+
+# ------------------------------------------------------------------------------------- serve / demo
+Host = Annotated[str, typer.Option("--host", help="Interface to listen on")]
+Port = Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port")]
+
+
+@app.command("serve")
+def serve(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes")] = 1,
+    store_url: StoreUrl = None,
+    var_dir: VarDir = None,
+) -> None:
+    """Serve an existing store over HTTP (never builds demo data). Configure with KEPU_* variables."""
+    import os
+
+    import uvicorn
+
+    settings = _settings(store_url, var_dir)
+    # Workers build the app from the environment (uvicorn factory mode), so pass the overrides there.
+    os.environ["KEPU_STORE_URL"] = settings.resolved_store_url
+    os.environ["KEPU_VAR_DIR"] = str(settings.var_dir)
+    store = _open_store(settings)
+    try:
+        if store.count_items() == 0:
+            typer.echo("warning: the catalog is empty: ingest items first (`kepu catalog ingest`)", err=True)
+    finally:
+        store.close()
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, proxy_headers=True)
+
+
+@app.command("demo")
+def demo(host: Host = "127.0.0.1", port: Port = 8000, var_dir: VarDir = None) -> None:
+    """The demo service: builds the demo store under ./var/ on first run (ingest, tag, embed, simulate,
+    train, activate), then serves it with public reads and a local admin key."""
+    import os
+
+    import uvicorn
+
+    from api.demo import build_demo
+
+    settings = _settings(None, var_dir)
+    store = _open_store(settings)
+    try:
+        with err_status("preparing the demo…") as status:
+            build = build_demo(store, settings, progress=lambda step: status.update(f"{step}…"))
+    finally:
+        store.close()
+    os.environ.update(
+        {
+            "KEPU_STORE_URL": settings.resolved_store_url,
+            "KEPU_VAR_DIR": str(settings.var_dir),
+            "KEPU_API_KEYS_FILE": str(build.keys_file),
+            "KEPU_PUBLIC_READS": "true",
+            "KEPU_PUBLIC_EVENTS": "true",
+            "KEPU_CORS_ORIGINS": os.environ.get("KEPU_CORS_ORIGINS", "*"),
+        }
+    )
+    base = f"http://{host}:{port}"
+    built = ", ".join(build.steps_run) if build.steps_run else "nothing to build (reusing ./var)"
+    console.print(f"demo ready: {built}; model {build.model_version}")
+    console.print(f"  editor page   {base}/editor/")
+    console.print(f"  API docs      {base}/docs")
+    console.print(f"  museum widget {base}/examples/museum.html")
+    console.print(f"  admin API key {build.admin_key}  (stored in {build.keys_file})")
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, proxy_headers=True)
 
 
 # ------------------------------------------------------------------------------------------ evaluate

@@ -99,3 +99,44 @@ def test_evaluate_recbole_json_from_the_dataset_folder(data_dir: Path) -> None:
     payload = json.loads(result.stdout)
     assert payload["protocol"] == "movielens-recbole"
     assert payload["summary"]["EASE"]["ndcg"]["mean"] >= 0.29
+
+
+def test_embed_search_train_activate_on_a_small_catalog(tmp_path: Path, env: dict[str, str]) -> None:
+    from content_catalog.demo_catalog import load_demo_items
+    from content_catalog.store import Store
+    from features.simulator import simulate
+
+    items = load_demo_items()[::6]
+    store = Store(f"sqlite:///{tmp_path / 'var' / 'kepu.db'}")
+    try:
+        store.upsert_items(items)
+        users, events = simulate(items, n_users_per_audience=3, days=5, seed=1)
+        for user in users:
+            store.upsert_user(user)
+        store.add_events(events)
+    finally:
+        store.close()
+    result = runner.invoke(app, ["catalog", "embed"], env=env)
+    assert result.exit_code == 0, result.output
+    assert f"built: {len(items)} items" in result.output
+    assert "synced (+0 ~0 -0)" not in result.output
+    result = runner.invoke(app, ["catalog", "search", items[0].title, "-k", "3"], env=env)
+    assert result.exit_code == 0, result.output
+    assert items[0].id in result.output
+    result = runner.invoke(app, ["catalog", "search", "x", "--audience", "martians"], env=env)
+    assert result.exit_code == 2 and "unknown audience" in result.output
+    result = runner.invoke(app, ["train", "--activate", "--seed", "3"], env=env)
+    assert result.exit_code == 0, result.output
+    version = result.output.split()[1]
+    result = runner.invoke(app, ["models", "list"], env=env)
+    assert result.exit_code == 0 and version in result.output and "✓" in result.output
+    result = runner.invoke(app, ["models", "activate", "no-such-version"], env=env)
+    assert result.exit_code == 1 and "not registered" in result.output
+
+
+def test_train_without_events_fails_cleanly(tmp_path: Path, env: dict[str, str]) -> None:
+    path = _jsonl(tmp_path / "items.jsonl", GOOD)
+    assert runner.invoke(app, ["catalog", "ingest", str(path)], env=env).exit_code == 0
+    result = runner.invoke(app, ["train"], env=env)
+    assert result.exit_code == 1
+    assert "no events" in result.output

@@ -1,0 +1,92 @@
+"""Build the demo deployment under `var/`: the steps behind `kepu demo`, each skipped when already done.
+
+ingest the shipped catalog → tag the unlabelled items → embed → simulate interactions (SYNTHETIC users,
+clearly named `sim-…`) → train → activate → a local admin API key. A second run finds every step done and
+only serves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from content_catalog.audience.tag_store import tag_store
+from content_catalog.catalog_index import embed_catalog
+from content_catalog.demo_catalog import load_demo_items
+from content_catalog.ingest import ingest_items
+from content_catalog.settings import Settings
+from content_catalog.store import Store
+from features.simulator import simulate
+from recommender.registry import activate
+from recommender.train import train_bundle
+
+DEMO_USERS_PER_AUDIENCE = 40
+DEMO_DAYS = 45
+KEYS_FILE = "demo_api_keys.json"
+
+Step = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoBuild:
+    """What the demo build did and what the operator needs to use it."""
+
+    steps_run: list[str]
+    admin_key: str
+    keys_file: Path
+    model_version: str | None
+
+
+def demo_keys(var_dir: Path) -> tuple[str, Path]:
+    """The demo's local admin key, created once in `var/demo_api_keys.json` (mode 0600)."""
+    path = var_dir / KEYS_FILE
+    if path.is_file():
+        keys = json.loads(path.read_text(encoding="utf-8"))
+        admin = next((key for key, role in keys.items() if role == "admin"), None)
+        if admin:
+            return admin, path
+    admin = f"kepu-admin-{secrets.token_urlsafe(18)}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump({admin: "admin"}, handle)
+    return admin, path
+
+
+def build_demo(store: Store, settings: Settings, progress: Step = lambda _: None) -> DemoBuild:
+    """Run every demo step that has not run yet on `store`; `progress` gets a line per step."""
+    done: list[str] = []
+    if store.count_items() == 0:
+        progress("ingesting the shipped demo catalog")
+        ingest_items(store, load_demo_items(), actor="demo")
+        done.append("ingest")
+    if store.catalog_stats()["untagged"]:
+        progress("tagging unlabelled items by audience")
+        tag_store(store, actor="demo-tagger")
+        done.append("tag")
+    progress("embedding the catalog")
+    catalog, report = embed_catalog(store, settings)
+    if report is None or report.changed:
+        done.append("embed")
+    if store.count_events() == 0:
+        progress("simulating interactions of synthetic users (demo only)")
+        users, events = simulate(
+            list(store.iter_items()), n_users_per_audience=DEMO_USERS_PER_AUDIENCE, days=DEMO_DAYS, seed=settings.seed
+        )
+        for user in users:
+            store.upsert_user(user)
+        store.add_events(events)
+        done.append("simulate")
+    active = store.active_model_version()
+    if active is None:
+        progress("training the hybrid model")
+        bundle = train_bundle(store, catalog.encoder, settings.models_dir, settings.seed)
+        activate(store, bundle.version)
+        done.append("train")
+        active = store.active_model_version()
+    admin_key, keys_file = demo_keys(settings.var_dir)
+    return DemoBuild(done, admin_key, keys_file, active.version if active else None)

@@ -1,0 +1,66 @@
+"""Event batches (≤ 1000): idempotent on the client's event_id.
+
+Policy (documented in docs/api.md): each event is validated on its own. Valid events are stored in
+one transaction; invalid ones are NOT stored and are listed in `rejected` with their index in the
+batch, the field and the reason. A replayed event_id counts as a duplicate, not an error. A body
+that is not an `{"events": [...]}` object of 1..1000 entries is refused as a whole (422).
+Why not all-or-nothing: events are telemetry that browsers retry; one stale item id must not make
+a client's whole batch fail forever.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import ValidationError
+
+from api.deps import EventWriter, MetricsDep, StoreDep
+from api.errors import dotted_location
+from api.schemas import EventsIn, EventsOut, RejectedEvent
+from content_catalog.schema import Event
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+
+def validate_events(raw: list[dict[str, Any]]) -> tuple[list[Event], list[RejectedEvent]]:
+    """Split a batch into valid events and rejections naming `index` + `field` (first error per event)."""
+    valid: list[Event] = []
+    rejected: list[RejectedEvent] = []
+    for index, record in enumerate(raw):
+        try:
+            valid.append(Event.model_validate(record))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = dotted_location(err["loc"]) or "-"
+            message = "unknown field (not allowed)" if err["type"] == "extra_forbidden" else err["msg"]
+            rejected.append(RejectedEvent(index=index, field=field, message=message))
+    return valid, rejected
+
+
+def unknown_items(store: Any, events: list[Event]) -> set[str]:
+    """Item ids the catalog does not know (events about them are rejected)."""
+    wanted = sorted({e.item_id for e in events})
+    known = {item.id for item in store.get_items(wanted)}
+    return set(wanted) - known
+
+
+@router.post("/events", response_model=EventsOut, summary="Record a batch of interaction events")
+def post_events(body: EventsIn, _: EventWriter, store: StoreDep, metrics: MetricsDep) -> EventsOut:
+    valid, rejected = validate_events(body.events)
+    indexes = [i for i in range(len(body.events)) if i not in {r.index for r in rejected}]
+    missing = unknown_items(store, valid) if valid else set()
+    keep: list[Event] = []
+    for index, event in zip(indexes, valid, strict=True):
+        if event.item_id in missing:
+            rejected.append(RejectedEvent(index=index, field="item_id", message=f"unknown item {event.item_id!r}"))
+        else:
+            keep.append(event)
+    rejected.sort(key=lambda r: r.index)
+    result = store.add_events(keep) if keep else None
+    accepted = result.accepted if result else 0
+    duplicates = result.duplicates if result else 0
+    metrics.events_ingested.labels(outcome="accepted").inc(accepted)
+    metrics.events_ingested.labels(outcome="duplicate").inc(duplicates)
+    metrics.events_ingested.labels(outcome="rejected").inc(len(rejected))
+    return EventsOut(accepted=accepted, duplicates=duplicates, rejected=rejected)

@@ -1,0 +1,22 @@
+"""Run the API under uvicorn (the CLI's `kepu serve` calls `serve`)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from api.app import create_app
+from api.settings import ApiSettings
+
+
+def serve(
+    settings: ApiSettings | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    log_level: str = "info",
+    access_log: bool = True,
+) -> None:
+    """Serve one process. The recommendation service keeps cursor snapshots in memory, so scale with
+    more machines behind sticky sessions rather than several workers per process."""
+    app = create_app(settings or ApiSettings())
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log, proxy_headers=True)

@@ -1,0 +1,222 @@
+"""Holds the live RecommendationService, keeps its vector index in step with item writes, swaps model
+versions atomically, and serves experiment variants.
+
+One service object lives for the whole process: activating a version calls `service.swap_bundle`,
+an atomic pointer change, so cursor snapshots survive the swap (page 2 after a new model still never
+repeats page 1) and a request already ranking keeps the bundle it started with. With several worker
+processes, the one that answers the activation swaps at once and the others notice the store's new
+active version within `model_sync_seconds` and swap too. Experiment variants
+that change online knobs or the model version get their own service sharing the same encoder and
+vector index (so a new item is searchable in every variant at once).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from api.service_factory import build_service
+from api.settings import ApiSettings
+from content_catalog.schema import Item
+from content_catalog.store import Store
+from recommender.registry import Bundle, BundleError, load_active, load_bundle
+from recommender.service import RecommendationService
+
+
+class ServiceProvider(Protocol):
+    """What the API needs from whoever owns the live service (tests may pass their own)."""
+
+    def current(self) -> RecommendationService | None: ...
+    def warm_up(self) -> None: ...
+    def for_variant(self, params: Mapping[str, Any]) -> RecommendationService | None: ...
+    def version(self) -> str | None: ...
+    def activate(self, version: str, actor: str = "admin") -> str:
+        """Serve `version`; the store's activation is audited once, under `actor`."""
+        ...
+
+    def items_changed(self, items: Sequence[Item]) -> None: ...
+    def items_removed(self, item_ids: Sequence[str]) -> None: ...
+    def close(self) -> None: ...
+
+
+class ActivationError(Exception):
+    """A model version could not be activated; `status` is the HTTP status to report (404/409)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+ServiceBuilder = Callable[[Store, Bundle | None, ApiSettings], RecommendationService]
+VARIANT_SETTINGS = ("mmr_lambda", "freshness_weight", "shrinkage")
+
+
+def verified_bundle(store: Store, version: str) -> Bundle:
+    """Load a registered version and check it against the checksum recorded at registration."""
+    record = {v.version: v for v in store.list_model_versions()}.get(version)
+    if record is None:
+        raise ActivationError(404, f"model version {version!r} is not registered")
+    try:
+        bundle = load_bundle(record.path)
+        if record.checksum and record.checksum != bundle.checksum:
+            raise BundleError(f"{record.path}: bundle checksum differs from the registered one")
+    except (BundleError, OSError, ValueError) as exc:
+        raise ActivationError(409, f"model version {version!r} cannot be activated: {exc}") from exc
+    return bundle
+
+
+class BundleServiceProvider:
+    """The production provider.
+
+    store: catalog/events store. settings: API settings (encoder spec, seed, cursor secret …).
+    builder: makes the service for (store, bundle or None) — default `api.service_factory.build_service`.
+    load_active_on_start: serve the store's active version at once (else content/rules only until
+    a version is activated).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        settings: ApiSettings,
+        builder: ServiceBuilder | None = None,
+        *,
+        load_active_on_start: bool = True,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self._builder = builder or build_service
+        self._lock = threading.Lock()
+        self._service: RecommendationService | None = None
+        self._variants: dict[tuple, RecommendationService] = {}
+        self._bundles: dict[str, Bundle] = {}
+        self._load_active = load_active_on_start
+        self.load_error: str | None = None
+        self._sync_lock = threading.Lock()
+        self._next_sync = time.monotonic() + settings.model_sync_seconds
+        self._unloadable: str | None = None  # an active version that failed to load: not retried
+
+    def _ensure(self) -> RecommendationService:
+        with self._lock:
+            if self._service is None:
+                bundle = None
+                if self._load_active:
+                    try:
+                        bundle = load_active(self.store)
+                    except (BundleError, OSError) as exc:  # serve content/rules only; /readyz says why
+                        self.load_error = f"active model failed to load: {exc}"
+                self._service = self._builder(self.store, bundle, self.settings)
+            return self._service
+
+    def current(self) -> RecommendationService:
+        service = self._service or self._ensure()
+        if self._load_active and self.settings.model_sync_seconds > 0 and time.monotonic() >= self._next_sync:
+            self._follow_store()
+            service = self._service or service
+        return service
+
+    def _follow_store(self) -> None:
+        """Serve the store's active version when another process activated it (one thread checks; the
+        others keep serving meanwhile)."""
+        if not self._sync_lock.acquire(blocking=False):
+            return
+        try:
+            self._next_sync = time.monotonic() + self.settings.model_sync_seconds
+            record = self.store.active_model_version()
+            if record is None or record.version in (self.version(), self._unloadable):
+                return
+            try:
+                bundle = verified_bundle(self.store, record.version)
+            except ActivationError as exc:
+                self._unloadable = record.version
+                self.load_error = f"active model failed to load: {exc.message}"
+                return
+            with self._lock:  # unless an activation in this process moved on meanwhile
+                latest = self.store.active_model_version()
+                if latest is not None and latest.version == bundle.version:
+                    self._swap(bundle)
+        finally:
+            self._sync_lock.release()
+
+    def _swap(self, bundle: Bundle) -> None:
+        """Serve `bundle` in the main service and every variant that follows it (caller holds the lock)."""
+        if self._service is not None:
+            self._service.swap_bundle(bundle)
+        self.load_error = None
+        for (_, pinned_version), variant in self._variants.items():
+            if pinned_version is None:
+                variant.swap_bundle(bundle)
+
+    def warm_up(self) -> None:
+        """Build the service now (app start-up) so the first request and /readyz see a loaded model."""
+        self._ensure()
+
+    def version(self) -> str | None:
+        service = self._service
+        bundle = service.bundle if service is not None else None
+        return bundle.version if bundle is not None else None
+
+    def for_variant(self, params: Mapping[str, Any]) -> RecommendationService:
+        """The service for an experiment variant (the main one when the variant changes nothing)."""
+        base = self.current()
+        knobs = {k: params[k] for k in VARIANT_SETTINGS if params.get(k) is not None}
+        version = params.get("model_version")
+        if not knobs and (version is None or version == self.version()):
+            return base
+        key = (tuple(sorted(knobs.items())), version)
+        with self._lock:
+            service = self._variants.get(key)
+            if service is None:
+                bundle = base.bundle
+                if version is not None:
+                    bundle = self._bundles.get(version) or verified_bundle(self.store, version)
+                    self._bundles[version] = bundle
+                service = RecommendationService(
+                    self.store,
+                    bundle,
+                    base.encoder,
+                    base.index,
+                    settings=dataclasses.replace(base.settings, **knobs),
+                )
+                self._variants[key] = service
+            return service
+
+    def activate(self, version: str, actor: str = "admin") -> str:
+        """Verify, mark active in the store (audited as `actor`), then swap. A bad bundle never becomes
+        active (404/409)."""
+        bundle = verified_bundle(self.store, version)
+        self.current()
+        with self._lock:
+            self.store.activate_model_version(version, actor=actor)
+            self._swap(bundle)
+            self._unloadable = None
+        return bundle.version
+
+    def items_changed(self, items: Sequence[Item]) -> None:
+        """Encode written items and put them in the live index: recommendable via content at once.
+
+        A service built over an empty catalog has no fitted encoder yet: it is rebuilt instead.
+        """
+        if not items:
+            return
+        service = self.current()
+        if len(service.index) == 0:
+            with self._lock:
+                self._service = self._builder(self.store, service.bundle, self.settings)
+                self._variants.clear()
+            return
+        vectors = service.encoder.encode([item.text for item in items])
+        service.index.add([item.id for item in items], vectors)
+
+    def items_removed(self, item_ids: Sequence[str]) -> None:
+        if item_ids:
+            self.current().index.remove(list(item_ids))
+
+    def close(self) -> None:
+        with self._lock:
+            self._service = None
+            self._variants.clear()
+            self._bundles.clear()

@@ -1,0 +1,63 @@
+"""Several workers on one store, simulated in-process: two apps, each with its own Store connection and
+service (as two uvicorn workers have). Cursors from one are honoured by the other, and a model version
+activated through one is served by the other after `model_sync_seconds`."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.service_provider import BundleServiceProvider
+from content_catalog.store import Store
+from tests.test_api_support import ADMIN, READER, api_settings, shared_trained_db
+
+SYNC_SECONDS = 0.3
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[tuple[TestClient, TestClient, Store]]:
+    db = tmp_path / "kepu.db"
+    shutil.copyfile(shared_trained_db(), db)
+    settings = api_settings(tmp_path, model_sync_seconds=SYNC_SECONDS)
+    with ExitStack() as stack:
+        clients = []
+        for _ in range(2):
+            store = Store(f"sqlite:///{db.as_posix()}")
+            stack.callback(store.close)
+            app = create_app(settings, store=store, service_provider=BundleServiceProvider(store, settings))
+            clients.append(stack.enter_context(TestClient(app)))
+        yield clients[0], clients[1], store
+
+
+def test_pages_alternate_between_workers_without_repeats(workers: tuple) -> None:
+    first, second, _ = workers
+    params = {"session_id": "s-both", "audience": "public", "k": 2}
+    page = first.get("/v1/recommendations", params=params, headers=READER).json()
+    served, n = [card["id"] for card in page["items"]], 1
+    while page["next_cursor"]:
+        client = (first, second)[n % 2]
+        response = client.get("/v1/recommendations", params=params | {"cursor": page["next_cursor"]}, headers=READER)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        served += [card["id"] for card in page["items"]]
+        n += 1
+    assert n >= 3 and len(served) == len(set(served))
+
+
+def test_activation_on_one_worker_reaches_the_other(workers: tuple) -> None:
+    first, second, store = workers
+    assert second.get("/v1/models", headers=ADMIN).json()["serving"] == "v1"
+    assert first.post("/v1/models/v2:activate", headers=ADMIN).json()["serving"] == "v2"
+    time.sleep(SYNC_SECONDS + 0.05)
+    page = second.get("/v1/recommendations", params={"audience": "youth"}, headers=READER).json()
+    assert page["model_version"] == "v2"
+    assert second.get("/v1/models", headers=ADMIN).json()["serving"] == "v2"
+    actions = [e.action for e in store.audit_log(target="model:v2")]
+    assert actions == ["models.activate", "models.add"]  # following the store writes no audit row
