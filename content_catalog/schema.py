@@ -12,7 +12,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from content_catalog.taxonomy import AUDIENCES, CHANNELS, FORMATS, READING_LEVELS, TOPICS
+from content_catalog.taxonomy import (
+    AUDIENCES,
+    FORMATS,
+    READING_LEVELS,
+    check_audience,
+    check_audiences,
+    check_channel,
+    check_topics,
+)
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
 ItemId = Annotated[str, Field(pattern=ID_PATTERN, description="Stable external id (letters, digits, _ . : -)")]
@@ -38,9 +46,7 @@ class AudienceTag(BaseModel):
     @field_validator("audience")
     @classmethod
     def _known_audience(cls, value: str) -> str:
-        if value not in AUDIENCES:
-            raise ValueError(f"unknown audience {value!r}; expected one of {sorted(AUDIENCES)}")
-        return value
+        return check_audience(value)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -75,10 +81,7 @@ class Item(BaseModel):
     @field_validator("topics")
     @classmethod
     def _known_topics(cls, value: list[str]) -> list[str]:
-        unknown = [t for t in value if t not in TOPICS]
-        if unknown:
-            raise ValueError(f"unknown topic(s) {unknown}; see content_catalog.taxonomy.TOPICS")
-        return list(dict.fromkeys(value))
+        return check_topics(value)
 
     @field_validator("audiences", mode="before")
     @classmethod
@@ -181,9 +184,7 @@ class Event(BaseModel):
     @field_validator("channel")
     @classmethod
     def _known_channel(cls, value: str | None) -> str | None:
-        if value is not None and value not in CHANNELS:
-            raise ValueError(f"unknown channel {value!r}; expected one of {sorted(CHANNELS)}")
-        return value
+        return None if value is None else check_channel(value)
 
     @model_validator(mode="after")
     def _someone_did_it(self) -> Event:
@@ -209,18 +210,12 @@ class User(BaseModel):
     @field_validator("audiences")
     @classmethod
     def _known_audiences(cls, value: list[str]) -> list[str]:
-        unknown = [a for a in value if a not in AUDIENCES]
-        if unknown:
-            raise ValueError(f"unknown audience(s) {unknown}; expected some of {sorted(AUDIENCES)}")
-        return list(dict.fromkeys(value))
+        return check_audiences(value)
 
     @field_validator("interests")
     @classmethod
     def _known_topics(cls, value: list[str]) -> list[str]:
-        unknown = [t for t in value if t not in TOPICS]
-        if unknown:
-            raise ValueError(f"unknown topic(s) {unknown}; see content_catalog.taxonomy.TOPICS")
-        return list(dict.fromkeys(value))
+        return check_topics(value)
 
 
 __all__ = ["FORMATS", "READING_LEVELS", "AudienceTag", "Event", "EventType", "Item", "TagSource", "User"]

@@ -6,6 +6,7 @@ names editors and users see. Topics follow the city's science-popularization pla
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 AUDIENCES: Final[dict[str, str]] = {
@@ -77,3 +78,39 @@ TOWNS: Final[tuple[str, ...]] = (
     "横栏镇", "板芙镇", "神湾镇", "大涌镇", "港口镇", "三角镇", "民众街道", "阜沙镇", "南朗街道",
 )
 """The city's towns and sub-districts (镇区); local activities name one of them."""
+
+
+def _prefix(field: str) -> str:
+    return f"{field}: " if field else ""
+
+
+def check_audience(value: str, field: str = "") -> str:
+    """`value` if it is a known audience id, else a ValueError naming `field` and the choices."""
+    if value not in AUDIENCES:
+        raise ValueError(f"{_prefix(field)}unknown audience {value!r}; expected one of {sorted(AUDIENCES)}")
+    return value
+
+
+def check_audiences(values: Iterable[str], field: str = "") -> list[str]:
+    """Known audience ids, duplicates dropped in order; a ValueError lists every unknown one."""
+    values = list(values)
+    unknown = [a for a in values if a not in AUDIENCES]
+    if unknown:
+        raise ValueError(f"{_prefix(field)}unknown audience(s) {unknown}; expected some of {sorted(AUDIENCES)}")
+    return list(dict.fromkeys(values))
+
+
+def check_topics(values: Iterable[str], field: str = "") -> list[str]:
+    """Known topic ids, duplicates dropped in order; a ValueError lists every unknown one."""
+    values = list(values)
+    unknown = [t for t in values if t not in TOPICS]
+    if unknown:
+        raise ValueError(f"{_prefix(field)}unknown topic(s) {unknown}; see content_catalog.taxonomy.TOPICS")
+    return list(dict.fromkeys(values))
+
+
+def check_channel(value: str, field: str = "") -> str:
+    """`value` if it is a known channel id, else a ValueError naming `field` and the choices."""
+    if value not in CHANNELS:
+        raise ValueError(f"{_prefix(field)}unknown channel {value!r}; expected one of {sorted(CHANNELS)}")
+    return value

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import numpy as np
 
-from content_catalog.taxonomy import CHANNELS, TOPICS
+from content_catalog.taxonomy import check_channel, check_topics
 from recommender.candidates import AUDIENCE_IDS, TOPIC_IDS, CatalogView
 
 CHANNEL_FORMATS: dict[str, frozenset[str]] = {
@@ -39,9 +39,7 @@ def topics(view: CatalogView, wanted: Sequence[str]) -> np.ndarray:
     """Items with at least one of the wanted topics (empty = no filter)."""
     if not wanted:
         return np.ones(view.size, dtype=bool)
-    unknown = [t for t in wanted if t not in TOPICS]
-    if unknown:
-        raise ValueError(f"topics: unknown topic(s) {unknown}; see content_catalog.taxonomy.TOPICS")
+    check_topics(wanted, "topics")
     cols = [TOPIC_IDS.index(t) for t in wanted]
     return (view.topics[:, cols] > 0).any(axis=1)
 
@@ -49,8 +47,8 @@ def topics(view: CatalogView, wanted: Sequence[str]) -> np.ndarray:
 def channel(
     view: CatalogView, channel_id: str | None, allowed: Mapping[str, frozenset[str]] = CHANNEL_FORMATS
 ) -> np.ndarray:
-    if channel_id is not None and channel_id not in CHANNELS:
-        raise ValueError(f"channel: unknown channel {channel_id!r}; expected one of {sorted(CHANNELS)}")
+    if channel_id is not None:
+        check_channel(channel_id, "channel")
     formats = allowed.get(channel_id or "")
     if not formats:
         return np.ones(view.size, dtype=bool)

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from content_catalog.schema import Item, User
-from content_catalog.taxonomy import AUDIENCES, CHANNELS, TOPICS
+from content_catalog.taxonomy import check_audience, check_channel, check_topics
 from features.interactions import NEGATIVE_EVENTS, POSITIVE_EVENTS, SESSION_PREFIX
 from recommender import explain, filters
 from recommender.candidates import (
@@ -75,23 +75,17 @@ class RecommendationRequest(BaseModel):
     @field_validator("audience")
     @classmethod
     def _known_audience(cls, value: str | None) -> str | None:
-        if value is not None and value not in AUDIENCES:
-            raise ValueError(f"unknown audience {value!r}; expected one of {sorted(AUDIENCES)}")
-        return value
+        return None if value is None else check_audience(value)
 
     @field_validator("channel")
     @classmethod
     def _known_channel(cls, value: str) -> str:
-        if value not in CHANNELS:
-            raise ValueError(f"unknown channel {value!r}; expected one of {sorted(CHANNELS)}")
-        return value
+        return check_channel(value)
 
     @field_validator("topics")
     @classmethod
     def _known_topics(cls, value: list[str]) -> list[str]:
-        unknown = [t for t in value if t not in TOPICS]
-        if unknown:
-            raise ValueError(f"unknown topic(s) {unknown}; see content_catalog.taxonomy.TOPICS")
+        check_topics(value)
         return value
 
 
@@ -571,8 +565,8 @@ class RecommendationService:
         """Semantic search: encode the query, search the vector index, keep active items for `audience`."""
         if not query or not query.strip():
             raise ValueError("q: the search query is empty")
-        if audience is not None and audience not in AUDIENCES:
-            raise ValueError(f"audience: unknown audience {audience!r}; expected one of {sorted(AUDIENCES)}")
+        if audience is not None:
+            check_audience(audience, "audience")
         view, _, _ = self._catalog()
         ok = filters.active(view, (now or datetime.now(UTC)).astimezone(UTC)) & filters.verified(
             view, self.settings.require_verified

@@ -13,7 +13,7 @@ from content_catalog.store.base import StoreBase
 from content_catalog.store.models import AuditRow, ExperimentRow, RuleRow
 from content_catalog.store.records import AuditEntry, Experiment, Rule, RuleKind
 from content_catalog.store.types import as_utc, utc_now
-from content_catalog.taxonomy import AUDIENCES, CHANNELS
+from content_catalog.taxonomy import check_audience, check_channel
 
 
 class EditorialMixin(StoreBase):
@@ -220,10 +220,10 @@ def _validate_rule(
         raise ValueError("weight: a boost rule needs a finite weight > 0")
     if kind != RuleKind.BOOST and weight is not None:
         raise ValueError(f"weight: only boost rules take a weight, not {kind.value}")
-    if audience is not None and audience not in AUDIENCES:
-        raise ValueError(f"audience: unknown audience {audience!r}; expected one of {sorted(AUDIENCES)}")
-    if channel is not None and channel not in CHANNELS:
-        raise ValueError(f"channel: unknown channel {channel!r}; expected one of {sorted(CHANNELS)}")
+    if audience is not None:
+        check_audience(audience, "audience")
+    if channel is not None:
+        check_channel(channel, "channel")
     if starts_at is not None and ends_at is not None and as_utc(ends_at) <= as_utc(starts_at):
         raise ValueError("ends_at: must be later than starts_at")
 
