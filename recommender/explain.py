@@ -2,7 +2,8 @@
 
 Priority: editor pin → local activity in the user's town → content neighbour of a read item (when the
 content signal is close to the strongest one) → the signal with the largest weighted contribution
-(model → interest / 猜你喜欢, audience prior, trending) → freshness.
+(model → interest / 猜你喜欢, audience prior, trending) → freshness. "为…精选" is only said of items
+tagged for that audience: an item ranked high for seniors by popularity alone is 近期热门, not 为老年朋友精选.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ AUDIENCE_FRIENDLY: dict[str, str] = {
     "farmers": "农民朋友",
     "workers": "产业工人朋友",
     "seniors": "老年朋友",
-    "officials": "干部职工",
+    "officials": "领导干部",
     "public": "大家",
 }
 LOCAL_FORMATS = frozenset({"activity", "exhibit", "live"})
@@ -66,6 +67,7 @@ def reason_for(
     read_title: str | None,
     contributions: Mapping[str, float],
     audience: str,
+    item_audiences: Sequence[str],
     matched_interests: Sequence[str],
     is_fresh: bool,
 ) -> str:
@@ -78,10 +80,11 @@ def reason_for(
     content = contributions.get("content", 0.0)
     if read_title is not None and content > 0 and content >= CONTENT_SHARE * top[1]:
         return because_read(read_title)
+    for_them = audience == "public" or audience in item_audiences
     if top[1] <= 0:
-        return fresh() if is_fresh else for_audience(audience)
+        return fresh() if is_fresh or not for_them else for_audience(audience)
     if top[0] == "model":
         return interest(matched_interests[0]) if matched_interests else guess()
-    if top[0] == "trending":
+    if top[0] == "trending" or not for_them:
         return trending()
     return for_audience(audience)

@@ -450,6 +450,7 @@ class RecommendationService:
                 read_title=view.items[because].title if because >= 0 else None,
                 contributions={k: float(v[row]) for k, v in contributions.items()},
                 audience=who.audience,
+                item_audiences=[tag.audience for tag in item.audiences],
                 matched_interests=[t for t in item.topics if t in interests],
                 is_fresh=bool(view.published[row] >= fresh_cut),
             )

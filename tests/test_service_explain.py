@@ -10,6 +10,7 @@ BASE = {
     "user_town": None,
     "read_title": None,
     "audience": "seniors",
+    "item_audiences": ["seniors"],
     "matched_interests": [],
     "is_fresh": False,
 }
@@ -44,3 +45,11 @@ def test_top_signal_decides() -> None:
 
 def test_long_titles_are_shortened() -> None:
     assert explain.because_read("一" * 40) == "因为你看过《" + "一" * 17 + "…》"
+
+
+def test_audience_reason_only_for_items_tagged_for_that_audience() -> None:
+    assert reason(contributions={"audience": 0.5}) == "为老年朋友精选"
+    assert reason(contributions={"audience": 0.5}, item_audiences=["farmers"]) == "近期热门"
+    assert reason(contributions={}, item_audiences=["farmers"]) == "新上架"
+    officials = reason(contributions={"audience": 0.5}, audience="officials", item_audiences=["officials"])
+    assert officials == "为领导干部精选"
