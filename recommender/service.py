@@ -48,6 +48,8 @@ from recommender.cursor import (
     SnapshotCache,
     StoreSnapshotCache,
 )
+from recommender.lexical import KeywordMatcher
+from recommender.models.base import top_k
 from recommender.registry import Bundle
 from recommender.rerank import BlendWeights, apply_pins, blend, freshness_boost, mmr
 from recommender.rules import EditorRule, RuleSet
@@ -126,6 +128,7 @@ class ServiceSettings:
     require_verified: bool = True
     audience_min_score: float = 0.5
     shrinkage: float = 5.0
+    search_keyword_weight: float = 0.5  # keyword share added to the cosine in `search` (0 = dense only)
     cursor_secret: str | None = None
     snapshot_ttl_seconds: float = 3_600.0
     snapshot_max_entries: int = 10_000  # in-memory snapshot cache only
@@ -136,7 +139,7 @@ class ServiceSettings:
     def __post_init__(self) -> None:
         if not 0.0 <= self.mmr_lambda <= 1.0:
             raise ValueError(f"mmr_lambda must be within [0, 1], got {self.mmr_lambda}")
-        for name in ("freshness_weight", "shrinkage"):
+        for name in ("freshness_weight", "shrinkage", "search_keyword_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("pool_per_source", "snapshot_depth", "content_k_per_read", "recent_reads", "history_limit"):
@@ -219,6 +222,7 @@ class RecommendationService:
         self._lock = threading.Lock()
         self._catalog_version: str | None = None
         self._view = CatalogView.build([])
+        self._matcher: tuple[CatalogView, KeywordMatcher] | None = None
         self._cold_items: np.ndarray | None = None
         self._vectors: dict[str, np.ndarray] = {}
 
@@ -574,11 +578,20 @@ class RecommendationService:
         )
         if audience is not None:
             ok &= filters.audience(view, [audience], self.settings.audience_min_score)
-        out = []
+        # Hybrid: cosine of the dense hits plus keyword matches over the whole catalog (see lexical.py).
+        combined = self._keywords(view).scores(query) * self.settings.search_keyword_weight
+        dense = np.zeros(view.size, dtype=bool)
         for hit_id, score in self._hits(self.encoder.encode([query.strip()]), k * 4, []):
             row = view.ids.get(hit_id)
-            if row >= 0 and ok[row]:
-                out.append(self._card(view.items[row], score, None))
-            if len(out) == k:
-                break
-        return out
+            if row >= 0:
+                combined[row] += score
+                dense[row] = True
+        allowed = ok & (dense | (combined > 0))
+        order = top_k(combined[None, :], min(k, view.size), candidates=allowed)[0][0]
+        return [self._card(view.items[row], float(combined[row]), None) for row in order if row >= 0]
+
+    def _keywords(self, view: CatalogView) -> KeywordMatcher:
+        """The keyword matcher of the current catalog view (built once per catalog version)."""
+        if self._matcher is None or self._matcher[0] is not view:
+            self._matcher = (view, KeywordMatcher([it.title for it in view.items], [it.text for it in view.items]))
+        return self._matcher[1]

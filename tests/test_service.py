@@ -226,3 +226,19 @@ def test_request_validation_names_the_field() -> None:
     with pytest.raises(ValueError, match="unknown topic"):
         RecommendationRequest(topics=["astrology"])
     assert np.isfinite(RecommendationRequest().k)
+
+
+def test_search_ranks_an_exact_keyword_match_first(world: tuple) -> None:
+    """The keyword half of hybrid search: a term found in exactly one live title puts that item first."""
+    from content_catalog.text import tokenize
+
+    _, service, _, now, _ = world
+    live = [it for it in demo_items() if it.is_active(now) and it.verified]
+    counts: dict[str, int] = {}
+    for item in live:
+        for term in set(tokenize(item.text)):
+            counts[term] = counts.get(term, 0) + 1
+    target, term = next(
+        (it, t) for it in live for t in tokenize(it.title) if len(t) >= 3 and counts.get(t) == 1
+    )
+    assert service.search(term, k=5, now=now)[0].id == target.id
