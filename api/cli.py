@@ -379,7 +379,7 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000, var_dir: VarDir = None) ->
         }
     )
     base = f"http://{host}:{port}"
-    built = ", ".join(build.steps_run) if build.steps_run else "nothing to build (reusing ./var)"
+    built = ", ".join(build.steps_run) if build.steps_run else f"nothing to build (reusing {settings.var_dir})"
     console.print(f"demo ready: {built}; model {build.model_version}")
     console.print(f"  editor page   {base}/editor/")
     console.print(f"  API docs      {base}/docs")
