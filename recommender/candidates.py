@@ -90,26 +90,34 @@ class CatalogView:
         return rows[rows >= 0]
 
 
-def model_scores(
-    view: CatalogView,
-    user_vector: np.ndarray | None,
-    item_vectors: np.ndarray,
-    new_item_vectors: np.ndarray | None = None,
+def catalog_item_matrix(
+    view: CatalogView, item_vectors: np.ndarray, new_item_vectors: np.ndarray | None = None
 ) -> np.ndarray:
-    """Hybrid-model scores over the catalog: one matrix-vector product, never `LightFM.predict`.
+    """The model's item representations in catalog order, (n_catalog × d), built once per catalog view and
+    model version so that a request costs one matrix-vector product (gathering rows per request cost as
+    much as the product itself: bench/service_latency.py).
 
     `item_vectors` are the bundle's (n_model_items × d) rows; `new_item_vectors` (n_catalog × d, optional)
-    give feature-only vectors for catalog items the model never saw. Items with neither score NaN.
+    give feature-only vectors for catalog items the model never saw. Rows with neither are NaN.
     """
-    out = np.full(view.size, np.nan, dtype=np.float32)
-    if user_vector is None:
-        return out
+    vectors = np.asarray(item_vectors, dtype=np.float32)
+    out = np.full((view.size, vectors.shape[1]), np.nan, dtype=np.float32)
     known = view.model_rows >= 0
-    if known.any():
-        out[known] = np.asarray(item_vectors)[view.model_rows[known]] @ user_vector
-    if new_item_vectors is not None and (~known).any():
-        out[~known] = new_item_vectors[~known] @ user_vector
+    out[known] = vectors[view.model_rows[known]]
+    if new_item_vectors is not None:
+        out[~known] = new_item_vectors[~known]
     return out
+
+
+def model_scores(catalog_items: np.ndarray, user_vector: np.ndarray | None) -> np.ndarray:
+    """Hybrid-model scores over the catalog: one matrix-vector product, never `LightFM.predict`.
+
+    `catalog_items` comes from `catalog_item_matrix`; items without a vector (and every item when there
+    is no user vector) score NaN.
+    """
+    if user_vector is None:
+        return np.full(catalog_items.shape[0], np.nan, dtype=np.float32)
+    return catalog_items @ np.asarray(user_vector, dtype=np.float32)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from recommender.candidates import (
     EncoderLike,
     VectorIndexLike,
     aligned_prior,
+    catalog_item_matrix,
     content_candidates,
     model_scores,
     parse_search_result,
@@ -178,7 +179,7 @@ class _State:
     who: _Who
     now: datetime
     view: CatalogView
-    cold_items: np.ndarray | None
+    item_matrix: np.ndarray | None  # model item vectors in catalog order (catalog_item_matrix)
     bundle: Bundle | None
     rules: RuleSet
     read: set[str]
@@ -223,7 +224,7 @@ class RecommendationService:
         self._catalog_version: str | None = None
         self._view = CatalogView.build([])
         self._matcher: tuple[CatalogView, KeywordMatcher] | None = None
-        self._cold_items: np.ndarray | None = None
+        self._item_matrix: np.ndarray | None = None
         self._vectors: dict[str, np.ndarray] = {}
 
     def _default_snapshots(self) -> SnapshotCache:
@@ -258,16 +259,17 @@ class RecommendationService:
             if version != self._catalog_version:
                 items = list(self.store.iter_items())
                 view = CatalogView.build(items, bundle.item_map if bundle else None)
-                cold = None
+                matrix = None
                 if bundle is not None:
                     new = view.model_rows < 0
                     cold = np.zeros((view.size, bundle.item_matrix.shape[1]), dtype=np.float32)
                     if new.any():
                         rows = bundle.item_features.transform([items[i] for i in np.flatnonzero(new)])
                         cold[new] = bundle.cold_item_matrix(rows)
-                self._view, self._cold_items, self._catalog_version = view, cold, version
+                    matrix = catalog_item_matrix(view, bundle.item_matrix, cold)
+                self._view, self._item_matrix, self._catalog_version = view, matrix, version
                 self._vectors = {}
-            return self._view, self._cold_items, bundle
+            return self._view, self._item_matrix, bundle
 
     # ------------------------------------------------------------------------------------ who
     def _who(self, request: RecommendationRequest) -> _Who:
@@ -306,10 +308,10 @@ class RecommendationService:
     def _state(self, request: RecommendationRequest) -> _State:
         now = (request.now or datetime.now(UTC)).astimezone(UTC)
         who = self._who(request)
-        view, cold_items, bundle = self._catalog()
+        view, item_matrix, bundle = self._catalog()
         read, negative, recent = self._history_sets(who.history)
         return _State(
-            request, who, now, view, cold_items, bundle, self._rules(now, who, request.channel), read, negative, recent
+            request, who, now, view, item_matrix, bundle, self._rules(now, who, request.channel), read, negative, recent
         )
 
     def _query_vectors(self, view: CatalogView, rows: Sequence[int]) -> np.ndarray:
@@ -368,7 +370,7 @@ class RecommendationService:
         user_vec, has_model_user = self._user_vector(state)
         popularity = np.zeros(view.size, dtype=np.float32)
         if bundle is not None:
-            signals["model"] = model_scores(view, user_vec, bundle.item_matrix, state.cold_items)
+            signals["model"] = model_scores(state.item_matrix, user_vec)
             popularity = aligned_prior(view, bundle.item_map, bundle.popularity_for(who.audience))
             signals["trending"] = aligned_prior(view, bundle.item_map, np.asarray(bundle.arrays["trending"]))
         tag = view.audiences[:, AUDIENCE_IDS.index(who.audience)]

@@ -10,7 +10,7 @@ import pytest
 from content_catalog.schema import Item
 from features.idmap import IdMap
 from recommender import filters
-from recommender.candidates import CatalogView, model_scores, parse_search_result
+from recommender.candidates import CatalogView, catalog_item_matrix, model_scores, parse_search_result
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -86,9 +86,14 @@ def test_model_scores_use_model_rows_and_cold_vectors() -> None:
     v = view()
     item_vectors = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)  # rows of "course", "youth-only"
     cold = np.full((v.size, 2), 0.5, dtype=np.float32)
-    scores = model_scores(v, np.array([2.0, 1.0], dtype=np.float32), item_vectors, cold)
+    matrix = catalog_item_matrix(v, item_vectors, cold)
+    scores = model_scores(matrix, np.array([2.0, 1.0], dtype=np.float32))
     assert scores[v.ids.get("course")] == 2.0 and scores[v.ids.get("youth-only")] == 1.0
     assert scores[v.ids.get("old")] == 1.5
+    assert np.isnan(model_scores(catalog_item_matrix(v, item_vectors), np.ones(2, dtype=np.float32))).sum() == (
+        v.size - 2
+    )  # without feature-only vectors, items the model never saw have no score
+    assert np.isnan(model_scores(matrix, None)).all()
 
 
 def test_search_result_shapes() -> None:
