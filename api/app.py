@@ -86,6 +86,7 @@ def create_app(
 
     app.mount("/editor", StaticFiles(directory=STATIC_DIR / "editor", html=True), name="editor")
     app.mount("/examples", StaticFiles(directory=STATIC_DIR / "examples", html=True), name="examples")
+    app.mount("/covers", StaticFiles(directory=STATIC_DIR / "covers"), name="covers")  # demo cover images
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/widget.js", include_in_schema=False)

@@ -3,6 +3,15 @@
 ingest the shipped catalog → tag the unlabelled items → embed → simulate interactions (SYNTHETIC users,
 clearly named `sim-…`) → train → activate → a local admin API key. A second run finds every step done and
 only serves.
+
+The shipped catalog is written for a fixed moment (its reference date is 2026-11-28) and its covers point
+at a host that does not exist. Before ingesting, the demo (and only the demo: `kepu catalog ingest` of
+the same files keeps the original values) prepares each item with `prepare_demo_items`:
+- `cover_url` becomes the local cover of the item's first topic, `/covers/<topic>.svg` (served from
+  `api/static/covers/`), so every card shows an image (an item without topics gets no cover);
+- `published_at` and `expires_at` move forward by `offset = today(UTC) - 2026-11-28` whole days when that
+  is positive (never backwards), so a demo built later still has live activities and recent items. The
+  shift depends only on the build day, so two builds on the same day give the same store.
 """
 
 from __future__ import annotations
@@ -10,14 +19,16 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from content_catalog.audience.tag_store import tag_store
 from content_catalog.catalog_index import embed_catalog
 from content_catalog.demo_catalog import load_demo_items
 from content_catalog.ingest import ingest_items
+from content_catalog.schema import Item
 from content_catalog.settings import Settings
 from content_catalog.store import Store
 from features.simulator import simulate
@@ -27,6 +38,10 @@ from recommender.train import train_bundle
 DEMO_USERS_PER_AUDIENCE = 40
 DEMO_DAYS = 45
 KEYS_FILE = "demo_api_keys.json"
+CATALOG_REFERENCE_DATE = date(2026, 11, 28)
+"""The day the shipped catalog's dates were written for; the demo maps it to the build day."""
+COVERS_DIR = Path(__file__).resolve().parent / "static" / "covers"
+COVERS_URL_PATH = "/covers"
 
 Step = Callable[[str], None]
 
@@ -57,12 +72,39 @@ def demo_keys(var_dir: Path) -> tuple[str, Path]:
     return admin, path
 
 
+def cover_url(topic: str) -> str:
+    """The root-relative URL of a topic's local cover (`/covers/<topic>.svg`)."""
+    return f"{COVERS_URL_PATH}/{topic}.svg"
+
+
+def date_offset(today: date) -> timedelta:
+    """Whole days from the catalog's reference date to `today`; zero when `today` is not later."""
+    return timedelta(days=max(0, (today - CATALOG_REFERENCE_DATE).days))
+
+
+def prepare_demo_items(items: Sequence[Item], today: date | None = None) -> list[Item]:
+    """The demo's copy of `items`: local topic covers and dates shifted so the catalog looks current.
+
+    `today` defaults to the current UTC date. Each result is validated again as an Item.
+    """
+    offset = date_offset(today or datetime.now(UTC).date())
+    prepared: list[Item] = []
+    for item in items:
+        record = item.model_dump()
+        record["cover_url"] = cover_url(item.topics[0]) if item.topics else None  # no broken image
+        record["published_at"] = item.published_at + offset
+        if item.expires_at is not None:
+            record["expires_at"] = item.expires_at + offset
+        prepared.append(Item.model_validate(record))
+    return prepared
+
+
 def build_demo(store: Store, settings: Settings, progress: Step = lambda _: None) -> DemoBuild:
     """Run every demo step that has not run yet on `store`; `progress` gets a line per step."""
     done: list[str] = []
     if store.count_items() == 0:
         progress("ingesting the shipped demo catalog")
-        ingest_items(store, load_demo_items(), actor="demo")
+        ingest_items(store, prepare_demo_items(load_demo_items()), actor="demo")
         done.append("ingest")
     if store.catalog_stats()["untagged"]:
         progress("tagging unlabelled items by audience")

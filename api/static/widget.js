@@ -47,6 +47,14 @@
     return /^(https?:\/\/|\/)/i.test(value) ? value : null;
   }
 
+  // A root-relative cover ("/covers/ai.svg") is served by the Kepu API, not by the page embedding the
+  // widget, so it is resolved against the API base URL (keeping a path prefix such as /kepu).
+  function coverUrl(value, base) {
+    var url = safeUrl(value);
+    if (url && url.charAt(0) === "/" && url.charAt(1) !== "/") return base + url;
+    return url;
+  }
+
   function optionsFromScript() {
     if (!script) return {};
     var d = script.dataset;
@@ -140,7 +148,7 @@
       li.setAttribute("data-item-id", item.id);
       var link = document.createElement("a");
       link.href = safeUrl(item.url) || "#";
-      var cover = safeUrl(item.cover_url);
+      var cover = coverUrl(item.cover_url, self.base);
       if (cover) {
         var img = document.createElement("img");
         img.src = cover;
