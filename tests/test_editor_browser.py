@@ -2,19 +2,20 @@
 
 Checks: the page loads and renders a preview; an audience override and a pin change what the
 preview shows; a title containing `<script>` is shown as text and never runs; the widget renders a
-strip and posts impression events. Screenshots of the key views go to docs/screenshots/.
+strip and posts impression events. Screenshots of the key views go to $KEPU_SCREENSHOTS_DIR (default: a temp folder).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.test_api_support import EDITOR, INGEST, ROOT, uvicorn_server
+from tests.test_api_support import EDITOR, INGEST, uvicorn_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -27,7 +28,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# Screenshots go to a temp folder unless KEPU_SCREENSHOTS_DIR names one (e.g. docs/screenshots to refresh
+# the README's pictures), so a test run never rewrites tracked files.
+SCREENSHOTS = Path(os.environ.get("KEPU_SCREENSHOTS_DIR") or tempfile.mkdtemp(prefix="kepu-screenshots-"))
 XSS_TITLE = '<script>window.__kepu_pwned = 1</script><img src=x onerror="window.__kepu_pwned = 2">防骗指南'
 
 pytestmark = pytest.mark.browser
@@ -131,7 +134,12 @@ def test_compare_two_audiences(page: object, server: str) -> None:
     page.check("#compare-toggle")
     page.select_option("#audience-b", "youth")
     page.click("#preview-form button")
-    page.wait_for_selector("#preview-list-b li.card")
+    # Both columns re-render asynchronously: wait until both hold cards and column B names youth.
+    page.wait_for_function(
+        """() => document.querySelectorAll('#preview-list li.card').length > 0
+            && document.querySelectorAll('#preview-list-b li.card').length > 0
+            && (document.querySelector('#column-b-title')?.textContent || '').startsWith('青少年')"""
+    )
     assert page.is_visible("#column-b")
     left, right = preview_ids(page), preview_ids(page, "preview-list-b")
     assert left and right and left != right
