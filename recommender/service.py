@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from content_catalog.catalog_index import text_hash
 from content_catalog.schema import Item, User
 from content_catalog.taxonomy import check_audience, check_channel, check_topics
 from features.interactions import NEGATIVE_EVENTS, POSITIVE_EVENTS, SESSION_PREFIX
@@ -224,6 +225,7 @@ class RecommendationService:
         self._catalog_version: str | None = None
         self._view = CatalogView.build([])
         self._matcher: tuple[CatalogView, KeywordMatcher] | None = None
+        self._indexed_texts: dict[str, str] | None = None  # item id -> text digest the index holds
         self._item_matrix: np.ndarray | None = None
         self._vectors: dict[str, np.ndarray] = {}
 
@@ -258,6 +260,7 @@ class RecommendationService:
             bundle = self.bundle
             if version != self._catalog_version:
                 items = list(self.store.iter_items())
+                self._sync_index(items)
                 view = CatalogView.build(items, bundle.item_map if bundle else None)
                 matrix = None
                 if bundle is not None:
@@ -270,6 +273,30 @@ class RecommendationService:
                 self._view, self._item_matrix, self._catalog_version = view, matrix, version
                 self._vectors = {}
             return self._view, self._item_matrix, bundle
+
+    def _sync_index(self, items: Sequence[Item]) -> None:
+        """Keep the vector index equal to the live catalog: encode new or edited items, drop deleted ones.
+
+        Items written through another worker (or process) reach this one's index here, when the catalog
+        version changes. The first view trusts the index it was given for items it already holds.
+        """
+        hashes = {it.id: text_hash(it.text) for it in items}
+        known = self._indexed_texts or {}
+        stale = [
+            it
+            for it in items
+            if it.id not in self.index or (self._indexed_texts is not None and known.get(it.id) != hashes[it.id])
+        ]
+        gone = [item_id for item_id in self.index.ids if item_id not in hashes]
+        if gone:
+            self.index.remove(gone)
+        if stale:
+            try:
+                vectors = self.encoder.encode([it.text for it in stale])
+            except RuntimeError:  # an encoder never fitted (empty catalog at start): the provider rebuilds
+                return
+            self.index.add([it.id for it in stale], vectors)
+        self._indexed_texts = hashes
 
     # ------------------------------------------------------------------------------------ who
     def _who(self, request: RecommendationRequest) -> _Who:

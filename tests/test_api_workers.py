@@ -61,3 +61,22 @@ def test_activation_on_one_worker_reaches_the_other(workers: tuple) -> None:
     assert second.get("/v1/models", headers=ADMIN).json()["serving"] == "v2"
     actions = [e.action for e in store.audit_log(target="model:v2")]
     assert actions == ["models.activate", "models.add"]  # following the store writes no audit row
+
+
+def test_items_written_through_one_worker_are_searchable_and_gone_on_the_other(workers: tuple) -> None:
+    first, second, _ = workers
+    assert second.get("/v1/search", params={"q": "海绵城市"}, headers=READER).status_code == 200  # warm up
+    item = {
+        "title": "海绵城市：下雨时城市怎样像海绵一样吸水",
+        "summary": "透水砖、下沉式绿地和雨水花园让雨水就地下渗，减轻内涝。",
+        "topics": ["ecology", "disaster_prevention"],
+        "audiences": ["public"],
+    }
+    assert first.put("/v1/items/sponge-city", json=item, headers=ADMIN).status_code == 201
+    hits = second.get("/v1/search", params={"q": "海绵城市 透水砖"}, headers=READER).json()["items"]
+    assert hits and hits[0]["id"] == "sponge-city"
+    similar = second.get("/v1/items/sponge-city/similar", headers=READER)
+    assert similar.status_code == 200 and "sponge-city" not in [c["id"] for c in similar.json()["items"]]
+    assert first.delete("/v1/items/sponge-city", headers=ADMIN).status_code in (200, 204)
+    hits = second.get("/v1/search", params={"q": "海绵城市 透水砖"}, headers=READER).json()["items"]
+    assert "sponge-city" not in [c["id"] for c in hits]
