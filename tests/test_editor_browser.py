@@ -134,12 +134,9 @@ def test_compare_two_audiences(page: object, server: str) -> None:
     page.check("#compare-toggle")
     page.select_option("#audience-b", "youth")
     page.click("#preview-form button")
-    # Both columns re-render asynchronously: wait until both hold cards and column B names youth.
-    page.wait_for_function(
-        """() => document.querySelectorAll('#preview-list li.card').length > 0
-            && document.querySelectorAll('#preview-list-b li.card').length > 0
-            && (document.querySelector('#column-b-title')?.textContent || '').startsWith('青少年')"""
-    )
+    # Both columns render asynchronously; each list names the audience it shows once rendered.
+    page.wait_for_selector("#preview-list[data-audience=farmers] li.card")
+    page.wait_for_selector("#preview-list-b[data-audience=youth] li.card")
     assert page.is_visible("#column-b")
     left, right = preview_ids(page), preview_ids(page, "preview-list-b")
     assert left and right and left != right

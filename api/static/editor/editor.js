@@ -92,10 +92,16 @@ function renderCards(list, items) {
 async function loadPreview(audience, list, title, meta) {
   const channel = $("channel").value;
   const k = $("k").value || "10";
+  // Only the latest request for a column may render: an older, slower answer must not overwrite it.
+  const ticket = (Number(list.dataset.ticket) || 0) + 1;
+  list.dataset.ticket = String(ticket);
   title.textContent = `${audienceLabel(audience)} · ${state.channels[channel] || channel}`;
   const data = await call("GET", `/audiences/${encodeURIComponent(audience)}/preview?channel=${encodeURIComponent(channel)}&k=${encodeURIComponent(k)}`);
+  if (list.dataset.ticket !== String(ticket)) return;
   meta.textContent = `模型版本 ${data.model_version || "（无，按受众热度）"}`;
   renderCards(list, data.items);
+  list.dataset.audience = audience;
+  list.dataset.channel = channel;
 }
 
 async function refreshPreview() {
