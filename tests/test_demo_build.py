@@ -105,3 +105,30 @@ def test_covers_are_served_as_svg(tmp_path: Path) -> None:
             assert response.headers["content-type"].startswith("image/svg+xml")
             assert TOPICS[topic] in response.text
         assert client.get("/covers/no_such_topic.svg").status_code == 404
+
+
+@pytest.mark.slow
+def test_build_demo_runs_every_step_once_then_reuses_the_store(tmp_path: Path) -> None:
+    """The main job: the first build runs every step; the second finds them done (ready in seconds)."""
+    import os
+    import stat
+
+    from api.demo import build_demo
+    from content_catalog.settings import Settings
+    from content_catalog.store import Store
+
+    settings = Settings(var_dir=tmp_path / "var")
+    (tmp_path / "var").mkdir()
+    store = Store(settings.resolved_store_url)
+    try:
+        first = build_demo(store, settings)
+        assert first.steps_run == ["ingest", "tag", "embed", "simulate", "train"]
+        stats = store.catalog_stats()
+        assert stats["items"] == len(load_demo_items()) and stats["untagged"] == 0
+        assert store.active_model_version() is not None
+        assert stat.S_IMODE(os.stat(first.keys_file).st_mode) == 0o600
+        again = build_demo(store, settings)
+        assert again.steps_run == []
+        assert (again.admin_key, again.model_version) == (first.admin_key, first.model_version)
+    finally:
+        store.close()
