@@ -108,18 +108,10 @@ def catalog_stats(
         typer.echo(json.dumps(stats, ensure_ascii=False, indent=2))
         return
     summary = Table(title="catalog")
-    for key in (
-        "items",
-        "active",
-        "expired",
-        "scheduled",
-        "unverified",
-        "editor_tagged",
-        "auto_tagged",
-        "untagged",
-    ):
-        summary.add_column(key, justify="right")
-    summary.add_row(*(str(stats[k]) for k in summary.columns and [c.header for c in summary.columns]))
+    summary.add_column("measure")
+    summary.add_column("count", justify="right")
+    for key in ("items", "active", "expired", "scheduled", "unverified", "editor_tagged", "auto_tagged", "untagged"):
+        summary.add_row(key, str(stats[key]))
     console.print(summary)
     for key, labels, title in (
         ("by_audience", AUDIENCES, "audience"),
