@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from content_catalog.audience import cross_validate
 from content_catalog.demo_catalog import load_demo_items
 
@@ -14,10 +12,8 @@ MACRO_F1_FLOOR = 0.82
 def test_cross_validated_macro_f1_on_demo_catalog() -> None:
     items = load_demo_items()
     labelled = [item for item in items if item.editor_audiences]
-    if len(labelled) < 50:
-        pytest.skip(
-            f"demo catalog has only {len(labelled)} editor-labelled items; need 50 for a meaningful CV"
-        )
+    # The shipped catalog carries ~229 editor labels: losing them is a regression, not a reason to skip.
+    assert len(labelled) >= 50, f"demo catalog has only {len(labelled)} editor-labelled items; CV needs 50"
     result = cross_validate(items, n_splits=5, random_state=0)
     assert result.macro_f1 >= MACRO_F1_FLOOR, result.as_dict()
     assert all(result.f1[a] > 0.3 for a in ("youth", "farmers", "workers", "seniors", "officials")), result.f1
