@@ -4,7 +4,7 @@
 #   bash .ci/postgres.sh stop              # stops the server and deletes its data folder
 #   bash .ci/postgres.sh status            # prints the URL when a server from `start` is running
 # The cluster lives in a fresh temp folder (trust auth, loopback only, random free port); its location
-# and port are kept in a state file under /tmp so `stop` finds it from another shell.
+# and port are kept in a state file ($KEPU_PG_STATE_FILE; with-postgres.sh makes one per run) so `stop` finds it.
 # initdb refuses to run as root, so as root the server runs as the `postgres` system user.
 set -euo pipefail
 
