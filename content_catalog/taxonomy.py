@@ -71,13 +71,12 @@ CHANNELS: Final[dict[str, str]] = {
 }
 """Delivery channels a recommendation request can come from."""
 
-CITY: Final[str] = "中山市"
+CITY: Final[str] = "太仓市"
 TOWNS: Final[tuple[str, ...]] = (
-    "石岐街道", "东区街道", "西区街道", "南区街道", "火炬开发区", "五桂山街道",
-    "小榄镇", "古镇镇", "沙溪镇", "三乡镇", "坦洲镇", "黄圃镇", "南头镇", "东凤镇",
-    "横栏镇", "板芙镇", "神湾镇", "大涌镇", "港口镇", "三角镇", "民众街道", "阜沙镇", "南朗街道",
+    "城厢镇", "沙溪镇", "浏河镇", "浮桥镇", "璜泾镇", "双凤镇", "娄东街道", "陆渡街道", "太仓港经开区", "太仓高新区",
 )
-"""The city's towns and sub-districts (镇区); local activities name one of them."""
+"""太仓市's six towns and two sub-districts, plus the port (太仓港经济技术开发区) and high-tech zone areas;
+local activities name one of them."""
 
 
 def _prefix(field: str) -> str:
