@@ -15,7 +15,7 @@ from content_catalog.store import Store
 
 ITEMS = [
     Item(id="rice", title="水稻稻飞虱绿色防控", summary="灯光诱杀、释放天敌，减少化学农药用量。"),
-    Item(id="lychee", title="荔枝蒂蛀虫的防治时机", summary="抓住花期和幼果期喷药，果园清园很关键。"),
+    Item(id="garlic", title="太仓白蒜蒜蛆的防治时机", summary="抓住成虫产卵高峰灌根，施用腐熟有机肥很关键。"),
     Item(id="fall", title="老年人居家防跌倒", summary="浴室加扶手、夜灯常亮，起身做到三个三十秒。"),
     Item(id="scam", title="冒充客服退款的诈骗套路", summary="不点陌生链接，不开屏幕共享，不给验证码。"),
     Item(id="rocket", title="长征火箭为什么要分级", summary="扔掉用完的燃料箱，火箭才能飞得更快更远。"),
@@ -41,7 +41,7 @@ def test_build_and_search_finds_the_matching_item() -> None:
 def test_sync_encodes_only_changed_items_and_drops_deleted_ones() -> None:
     catalog = CatalogIndex.build(ITEMS, _encoder(), catalog_version="v1")
     before = catalog.index.vector("rice").copy()
-    edited = ITEMS[1].model_copy(update={"title": "荔枝蒂蛀虫：花期和幼果期怎么防"})
+    edited = ITEMS[1].model_copy(update={"title": "太仓白蒜蒜蛆：产卵高峰前后怎么防"})
     new = Item(id="heat", title="高温天气车间防中暑", summary="多喝淡盐水，轮换休息。")
     report = catalog.sync([ITEMS[0], edited, *ITEMS[2:5], new], "v2")
     assert (report.added, report.updated, report.removed) == (1, 1, 1)

@@ -65,7 +65,7 @@ def test_session_events_merge_into_user_history(store: Store) -> None:
 
 
 def test_upsert_user_round_trip_and_session_relink(store: Store) -> None:
-    store.upsert_user(User(id="a", audiences=["farmers"], town="小榄镇", interests=["agri_tech"], sessions=["s"]))
+    store.upsert_user(User(id="a", audiences=["farmers"], town="沙溪镇", interests=["agri_tech"], sessions=["s"]))
     store.upsert_user(User(id="a", audiences=["farmers", "seniors"], sessions=["t"]))
     user = store.get_user("a")
     assert user is not None

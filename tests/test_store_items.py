@@ -53,7 +53,7 @@ def test_item_round_trip_keeps_every_field(store: Store) -> None:
         format="video",
         audiences=[AudienceTag(audience="farmers", score=0.9, reason="编辑指定")],
         source_org="市农业农村局",
-        town="小榄镇",
+        town="沙溪镇",
         expires_at=T0 + timedelta(days=30),
         verified=False,
         reading_level="easy",

@@ -33,6 +33,11 @@ def test_userdict_keeps_science_terms_whole() -> None:
     assert {"碳中和", "智慧农业", "人工智能"} <= set(tokens)
 
 
+def test_userdict_keeps_taicang_terms_whole() -> None:
+    tokens = text.tokenize("稻麦两熟的田里种单季晚粳稻，太仓白蒜防寒潮")
+    assert {"稻麦两熟", "单季晚粳稻", "太仓白蒜", "寒潮"} <= set(tokens)
+
+
 def test_add_words_teaches_new_terms() -> None:
     text.add_words(["科普大篷车"])
     assert "科普大篷车" in text.tokenize("科普大篷车开进乡村")
