@@ -16,7 +16,7 @@ def test_tag_store_fills_the_auto_layer_and_keeps_editor_labels(tmp_path: Path) 
             [
                 Item(id="e1", title="水稻稻飞虱绿色防控", summary="田间虫情怎么看", audiences=["seniors"]),
                 Item(id="a1", title="老年人居家防跌倒", summary="浴室加扶手，起身慢一点，子女多提醒。"),
-                Item(id="a2", title="太仓白蒜防蒜蛆", summary="糖醋液诱测成虫、产卵高峰灌根，种植户注意用药安全间隔期。"),
+                Item(id="a2", title="太仓白蒜防蒜蛆", summary="产卵高峰灌根，种植户注意用药安全间隔期。"),
             ]
         )
         report = tag_store(store)
