@@ -9,9 +9,11 @@ at a host that does not exist. Before ingesting, the demo (and only the demo: `k
 the same files keeps the original values) prepares each item with `prepare_demo_items`:
 - `cover_url` becomes the local cover of the item's first topic, `/covers/<topic>.svg` (served from
   `api/static/covers/`), so every card shows an image (an item without topics gets no cover);
-- `published_at` and `expires_at` move forward by `offset = today(UTC) - 2026-11-28` whole days when that
-  is positive (never backwards), so a demo built later still has live activities and recent items. The
-  shift depends only on the build day, so two builds on the same day give the same store.
+- `published_at` and `expires_at` move by `offset = today(UTC) - 2026-11-28` whole days (forwards or
+  backwards), so every date is relative to the build day: on the build day every activity and live stream
+  is upcoming (the shipped catalog is written so that none has expired on its reference day, a few end
+  within a week), while 26 seasonal articles and videos have already expired, so the expiry filter is
+  still visible. The shift depends only on the build day, so two builds on the same day give the same store.
 """
 
 from __future__ import annotations
@@ -78,12 +80,12 @@ def cover_url(topic: str) -> str:
 
 
 def date_offset(today: date) -> timedelta:
-    """Whole days from the catalog's reference date to `today`; zero when `today` is not later."""
-    return timedelta(days=max(0, (today - CATALOG_REFERENCE_DATE).days))
+    """Whole days from the catalog's reference date to `today` (negative when `today` is earlier)."""
+    return timedelta(days=(today - CATALOG_REFERENCE_DATE).days)
 
 
 def prepare_demo_items(items: Sequence[Item], today: date | None = None) -> list[Item]:
-    """The demo's copy of `items`: local topic covers and dates shifted so the catalog looks current.
+    """The demo's copy of `items`: local topic covers and dates moved so the catalog is current on `today`.
 
     `today` defaults to the current UTC date. Each result is validated again as an Item.
     """

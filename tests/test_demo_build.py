@@ -68,9 +68,9 @@ def test_item_without_topics_gets_no_cover() -> None:
 
 @pytest.mark.parametrize(
     ("today", "days"),
-    [(date(2026, 11, 28), 0), (date(2026, 11, 29), 1), (date(2027, 3, 9), 101), (date(2025, 1, 1), 0)],
+    [(date(2026, 11, 28), 0), (date(2026, 11, 29), 1), (date(2027, 3, 9), 101), (date(2026, 1, 1), -331)],
 )
-def test_date_offset_is_whole_days_after_the_reference_date_never_negative(today: date, days: int) -> None:
+def test_date_offset_is_whole_days_from_the_reference_date(today: date, days: int) -> None:
     assert date_offset(today) == timedelta(days=days)
 
 
@@ -91,10 +91,29 @@ def test_dates_shift_by_the_offset_and_keep_the_catalog_shape(shipped: list[Item
     assert max(i.published_at for i in prepared).date() == today - timedelta(days=3)
 
 
-def test_no_shift_before_the_reference_date_and_same_day_builds_agree(shipped: list[Item]) -> None:
+def test_a_build_before_the_reference_date_moves_dates_back_and_same_day_builds_agree(shipped: list[Item]) -> None:
     early = prepare_demo_items(shipped, today=date(2026, 6, 1))
-    assert [(i.published_at, i.expires_at) for i in early] == [(i.published_at, i.expires_at) for i in shipped]
+    shift = date(2026, 6, 1) - CATALOG_REFERENCE_DATE
+    assert [(i.published_at, i.expires_at) for i in early] == [
+        (i.published_at + shift, i.expires_at + shift if i.expires_at else None) for i in shipped
+    ]
     assert prepare_demo_items(shipped, today=date(2027, 1, 5)) == prepare_demo_items(shipped, today=date(2027, 1, 5))
+
+
+EVENT_FORMATS = ("activity", "live")
+
+
+@pytest.mark.parametrize("today", [date(2026, 6, 1), CATALOG_REFERENCE_DATE, date(2027, 3, 9), date(2031, 8, 17)])
+def test_on_any_build_day_every_event_is_upcoming_and_expiry_is_still_shown(shipped: list[Item], today: date) -> None:
+    now = datetime.combine(today, datetime.min.time(), tzinfo=UTC)
+    prepared = prepare_demo_items(shipped, today=today)
+    events = [i for i in prepared if i.format in EVENT_FORMATS and i.expires_at is not None]
+    assert len(events) >= 50
+    assert all(i.published_at <= now < i.expires_at for i in events), [i.id for i in events if i.expires_at <= now]
+    assert any(i.expires_at <= now + timedelta(days=7) for i in events)  # some end within the week
+    expired = [i for i in prepared if i.expires_at is not None and i.expires_at <= now]
+    assert len(expired) >= 20 and not {i.format for i in expired} & set(EVENT_FORMATS)
+    assert all(i.published_at <= now for i in prepared)  # nothing is dated in the future
 
 
 def test_covers_are_served_as_svg(tmp_path: Path) -> None:
