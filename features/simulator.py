@@ -3,7 +3,8 @@
 Numbers measured on simulated events describe this simulator, not real audiences: never quote them as
 headline results. What it models (all seeded):
 - users of each audience with a latent topic taste drawn around that audience's plausible interests
-  (`AUDIENCE_TOPIC_PRIORS`), an age band, a town and 2–3 declared interests;
+  (`AUDIENCE_TOPIC_PRIORS`), an age band, a town of 太仓市 drawn from `AUDIENCE_TOWN_WEIGHTS` (farmers mostly
+  in the farming towns, workers near the industrial zones) and 2–3 declared interests;
 - heavy-tailed activity (a few heavy users, many light ones) and item popularity skew (latent quality);
 - exposure: each session shows a slate of `slate_size` items mixing popular, audience-targeted and random
   items; position bias `1 / log2(position + 2)` on clicks;
@@ -82,6 +83,46 @@ AUDIENCE_AGE_BANDS: dict[str, tuple[str, ...]] = {
     "officials": ("35_59",),
     "public": ("18_34", "35_59", "60_plus"),
 }
+RESIDENT_TOWN_WEIGHTS: dict[str, float] = {
+    "城厢镇": 2.0,
+    "娄东街道": 2.0,
+    "沙溪镇": 1.5,
+    "陆渡街道": 1.2,
+    "浏河镇": 1.2,
+    "浮桥镇": 1.2,
+    "璜泾镇": 1.0,
+    "双凤镇": 0.8,
+    "太仓高新区": 0.6,
+    "太仓港经开区": 0.5,
+}
+"""Rough relative head-count per town for residents in general (synthetic assumption, not census data)."""
+AUDIENCE_TOWN_WEIGHTS: dict[str, dict[str, float]] = {
+    "farmers": {
+        "双凤镇": 3.0,
+        "璜泾镇": 3.0,
+        "浏河镇": 2.5,
+        "沙溪镇": 2.5,
+        "浮桥镇": 2.0,
+        "城厢镇": 1.5,
+        "陆渡街道": 0.5,
+        "娄东街道": 0.3,
+        "太仓港经开区": 0.3,
+        "太仓高新区": 0.2,
+    },
+    "workers": {
+        "太仓高新区": 3.0,
+        "太仓港经开区": 2.5,
+        "陆渡街道": 2.0,
+        "娄东街道": 1.5,
+        "沙溪镇": 1.5,
+        "浮桥镇": 1.5,
+        "城厢镇": 1.0,
+        "浏河镇": 0.8,
+        "璜泾镇": 0.7,
+        "双凤镇": 0.7,
+    },
+}
+"""Where simulated users of an audience live; audiences not listed follow `RESIDENT_TOWN_WEIGHTS`."""
 CHANNELS_BY_AUDIENCE: dict[str, tuple[str, ...]] = {
     "youth": ("web", "kiosk", "wechat"),
     "seniors": ("wechat",),
@@ -97,6 +138,13 @@ def _topic_prior(audience: str) -> np.ndarray:
     prior = np.full(len(TOPIC_IDS), 0.2)
     for topic, weight in AUDIENCE_TOPIC_PRIORS[audience].items():
         prior[TOPIC_IDS.index(topic)] = weight
+    return prior / prior.sum()
+
+
+def _town_prior(audience: str) -> np.ndarray:
+    """Probabilities over `TOWNS` for a simulated user of `audience` (every town keeps some weight)."""
+    weights = AUDIENCE_TOWN_WEIGHTS.get(audience, RESIDENT_TOWN_WEIGHTS)
+    prior = np.array([weights.get(town, 0.1) for town in TOWNS])
     return prior / prior.sum()
 
 
@@ -151,13 +199,14 @@ def simulate(
     events: list[Event] = []
     for audience in audiences:
         prior = _topic_prior(audience)
+        town_prior = _town_prior(audience)
         a_col = aud_ids.index(audience)
         targeted = aud_m[:, a_col] + 0.05
         targeted = targeted / targeted.sum()
         for n in range(n_users_per_audience):
             taste = rng.dirichlet(prior * 30.0)
             interests = list(rng.choice(TOPIC_IDS, size=int(rng.integers(2, 4)), replace=False, p=taste))
-            town = str(rng.choice(TOWNS))
+            town = str(rng.choice(TOWNS, p=town_prior))
             user = User(
                 id=f"sim-{audience}-{n:04d}",
                 audiences=[audience],

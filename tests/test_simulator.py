@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 
 from content_catalog.demo_catalog import load_demo_items
+from content_catalog.taxonomy import TOWNS
 from features.simulator import simulate
 
 
@@ -61,3 +62,15 @@ def test_bad_arguments() -> None:
         simulate([], 1, 1)
     with pytest.raises(ValueError, match="unknown audience"):
         simulate(load_demo_items()[:5], 1, 1, audiences=["aliens"])
+
+
+def test_users_live_in_taicang_towns_farmers_mostly_in_farming_towns() -> None:
+    items = load_demo_items()
+    users, _ = simulate(items, n_users_per_audience=200, days=1, seed=3, audiences=("farmers", "workers"))
+    assert {u.town for u in users} <= set(TOWNS)
+    farming_towns = {"双凤镇", "璜泾镇", "浏河镇", "沙溪镇", "浮桥镇"}
+    farmers = [u.town for u in users if u.audiences == ["farmers"]]
+    workers = [u.town for u in users if u.audiences == ["workers"]]
+    assert sum(t in farming_towns for t in farmers) > 0.6 * len(farmers)
+    zones = {"太仓高新区", "太仓港经开区"}
+    assert sum(t in zones for t in workers) > 3 * sum(t in zones for t in farmers)
