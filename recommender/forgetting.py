@@ -16,10 +16,14 @@ bundle knows.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from recommender.registry import Bundle
+
+ERASURE_MARGIN = timedelta(minutes=10)
+"""A bundle whose data was read up to this long after an erasure began is not trusted for that subject
+either: the erasure's delete transaction may still have been committing while training read events."""
 
 
 class ErasureLookup(Protocol):
@@ -56,7 +60,9 @@ class Forgetting:
         for them (erased after its data was read: their trained row is data they asked us to delete)."""
         if subject is None or bundle is None or bundle.user_map.get(subject) < 0:
             return subject
-        return None if self.erased_since(subject, bundle_data_time(bundle)) else subject
+        data_time = bundle_data_time(bundle)
+        since = None if data_time is None else data_time - ERASURE_MARGIN
+        return None if self.erased_since(subject, since) else subject
 
     def discard_if_erased(self, subject: str | None, started: datetime, snapshot_id: str | None) -> bool:
         """Delete the snapshot a request saved when its subject was erased since `started`; True if so."""
