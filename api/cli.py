@@ -1,4 +1,5 @@
-"""The `kepu` command line (typer): catalog ingest/stats/embed/search, tag, train, evaluate, serve, demo.
+"""The `kepu` command line (typer): catalog ingest/stats/embed/search, tag, train, evaluate, serve, demo,
+users erase/export and maintenance purge (`api.cli_privacy`).
 
 Every command exits non-zero with a clear message (file and line for bad input) on failure; long steps
 show a rich progress display.
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.status import Status
 from rich.table import Table
 
+from api.cli_privacy import maintenance_app, users_app
 from content_catalog.settings import Settings
 
 if TYPE_CHECKING:
@@ -237,6 +239,8 @@ def tag(
 # ---------------------------------------------------------------------------------- train / models
 models_app = typer.Typer(help="Model versions: list and activate.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+app.add_typer(users_app, name="users")
+app.add_typer(maintenance_app, name="maintenance")
 
 
 @app.command("train")
