@@ -50,6 +50,7 @@ class RetentionJob:
         self.clock = clock
         self.next_run: datetime | None = None  # None: due at once
         self.last_result: PurgeResult | None = None
+        self.ran = threading.Event()  # set after each scheduled run (so tests wait on it, never sleep)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -84,6 +85,7 @@ class RetentionJob:
                 self.tick()
             except Exception:  # a failed purge (store briefly down) is retried next interval
                 log.exception("retention purge failed")
+            self.ran.set()
             wait = self.interval.total_seconds()
 
     def stop(self) -> None:
