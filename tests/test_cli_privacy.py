@@ -86,3 +86,19 @@ def test_maintenance_purge_uses_the_retention_setting(store: Store, store_url: s
     assert list(store.events_frame()["event_id"]) == ["new"]
     off = runner.invoke(app, ["maintenance", "purge", "--days", "0"], env=env)
     assert off.exit_code == 0 and "nothing purged" in off.output
+
+
+def test_models_delete_superseded_removes_old_bundle_folders(store: Store, store_url: str, tmp_path: Path) -> None:
+    folders = {}
+    for version in ("v1", "v2", "v3"):
+        folders[version] = tmp_path / "models" / version
+        folders[version].mkdir(parents=True)
+        (folders[version] / "manifest.json").write_text("{}", encoding="utf-8")
+        store.add_model_version(version, str(folders[version]))
+    store.activate_model_version("v2")
+    result = runner.invoke(app, ["models", "delete", "--superseded"], env={"KEPU_STORE_URL": store_url})
+    assert result.exit_code == 0, result.output
+    assert not folders["v1"].exists() and folders["v2"].exists() and folders["v3"].exists()
+    assert sorted(v.version for v in store.list_model_versions()) == ["v2", "v3"]
+    refused = runner.invoke(app, ["models", "delete", "v2"], env={"KEPU_STORE_URL": store_url})
+    assert refused.exit_code == 1 and "active model version" in refused.output

@@ -171,3 +171,21 @@ def test_retention_purge_deletes_old_events_and_snapshots_in_batches(store: Stor
     assert later.snapshots == 1 and store.load_snapshot("live") is None
     with pytest.raises(ValueError, match="batch_size"):
         store.purge_before(T0, batch_size=0)
+
+
+def test_superseded_model_versions_can_be_deleted_but_not_the_served_ones(store: Store) -> None:
+    from content_catalog.store import ConflictError, NotFoundError
+
+    for version in ("old", "pinned", "live"):
+        store.add_model_version(version, f"/models/{version}")
+    store.activate_model_version("live")
+    store.upsert_experiment("exp", {"a": 1, "b": 1}, params={"b": {"model_version": "pinned"}})
+    assert store.delete_model_version("old", actor="dpo").path == "/models/old"
+    assert [v.version for v in store.list_model_versions()] == ["live", "pinned"]
+    assert store.audit_log(1)[0].action == "models.delete"
+    with pytest.raises(ConflictError, match="active model version"):
+        store.delete_model_version("live")
+    with pytest.raises(ConflictError, match="active experiment"):
+        store.delete_model_version("pinned")
+    with pytest.raises(NotFoundError):
+        store.delete_model_version("old")
