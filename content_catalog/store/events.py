@@ -131,8 +131,9 @@ class EventsMixin(SubjectsMixin):
     def _without_erased(self, session: Session, rows: list[dict]) -> list[dict]:
         """The rows whose user and session were not erased after the event happened (subjects locked
         shared until commit, so a concurrent erasure waits for this batch or this batch sees it)."""
+        # An event with a user id is that user's; a session counts only for anonymous events (as in erasure).
         subjects = {row["user_id"] for row in rows if row["user_id"]}
-        subjects |= {session_subject(row["session_id"]) for row in rows if row["session_id"]}
+        subjects |= {session_subject(row["session_id"]) for row in rows if row["session_id"] and not row["user_id"]}
         hashes = {subject: self.subject_hash(subject) for subject in subjects}
         self._lock_subjects(session, hashes.values(), exclusive=False)
         erased = self._erasure_times(session, hashes.values())
@@ -143,12 +144,12 @@ class EventsMixin(SubjectsMixin):
             when = erased.get(hashes[subject]) if subject else None
             return when is not None and as_utc(at) < when
 
-        return [
-            row
-            for row in rows
-            if not refused(row["user_id"], row["timestamp"])
-            and not refused(session_subject(row["session_id"]) if row["session_id"] else None, row["timestamp"])
-        ]
+        def subject(row: dict) -> str | None:
+            if row["user_id"]:
+                return row["user_id"]
+            return session_subject(row["session_id"]) if row["session_id"] else None
+
+        return [row for row in rows if not refused(subject(row), row["timestamp"])]
 
     def count_events(self) -> int:
         """Number of stored events."""
