@@ -16,10 +16,12 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from api import log_privacy
 from api.errors import install_error_handlers
 from api.metrics import ApiMetrics
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.responses import OrjsonResponse
+from api.retention import RetentionJob
 from api.routers import (
     audiences,
     events,
@@ -33,6 +35,7 @@ from api.routers import (
 )
 from api.service_provider import BundleServiceProvider, ServiceProvider
 from api.settings import ApiSettings
+from content_catalog.pseudonyms import ClientIds
 from content_catalog.store import Store
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -55,12 +58,18 @@ def create_app(
     store = store or Store.from_settings(settings)
     metrics = ApiMetrics()
     provider = service_provider or BundleServiceProvider(store, settings)
+    retention = RetentionJob(
+        store, settings.event_retention_days, settings.retention_interval_seconds, settings.purge_batch_size
+    )
+    log_privacy.install(keep_user_ids=settings.log_user_ids)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(provider.warm_up)  # fit encoder, build index, load the active bundle
         metrics.set_model(provider.version())
+        retention.start()  # purges on its own thread, never on a request
         yield
+        retention.stop()
         provider.close()
         if owns_store:
             store.close()
@@ -79,6 +88,8 @@ def create_app(
     app.state.store = store
     app.state.metrics = metrics
     app.state.services = provider
+    app.state.client_ids = ClientIds(settings.id_pepper)
+    app.state.retention = retention
 
     install_error_handlers(app)
     for module in (recommendations, items, users, events, audiences, rules, experiments, models, health):

@@ -1,4 +1,5 @@
-"""The `kepu` command line (typer): catalog ingest/stats/embed/search, tag, train, evaluate, serve, demo.
+"""The `kepu` command line (typer): catalog ingest/stats/embed/search, tag, train, evaluate, serve, demo,
+users erase/export and maintenance purge (`api.cli_privacy`).
 
 Every command exits non-zero with a clear message (file and line for bad input) on failure; long steps
 show a rich progress display.
@@ -16,6 +17,7 @@ from rich.console import Console
 from rich.status import Status
 from rich.table import Table
 
+from api.cli_privacy import maintenance_app, users_app
 from content_catalog.settings import Settings
 
 if TYPE_CHECKING:
@@ -237,6 +239,8 @@ def tag(
 # ---------------------------------------------------------------------------------- train / models
 models_app = typer.Typer(help="Model versions: list and activate.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+app.add_typer(users_app, name="users")
+app.add_typer(maintenance_app, name="maintenance")
 
 
 @app.command("train")
@@ -310,6 +314,45 @@ def models_activate(
     finally:
         store.close()
     console.print(f"activated {version}")
+
+
+@models_app.command("delete")
+def models_delete(
+    versions: Annotated[list[str] | None, typer.Argument(help="Versions from `kepu models list`")] = None,
+    superseded: Annotated[
+        bool, typer.Option("--superseded", help="Every inactive version created before the active one")
+    ] = False,
+    store_url: StoreUrl = None,
+    var_dir: VarDir = None,
+) -> None:
+    """Unregister versions and delete their bundle folders (after an erasure or a retention purge, old
+    bundles still hold the trained ids and vectors of the people concerned; see docs/privacy.md)."""
+    import shutil
+
+    from content_catalog.store import ConflictError, NotFoundError
+
+    store = _open_store(_settings(store_url, var_dir))
+    try:
+        wanted = list(versions or [])
+        if superseded:
+            registered = store.list_model_versions()
+            active = next((v for v in registered if v.active), None)
+            if active is None:
+                raise _fail("no active version: --superseded needs one")
+            wanted += [v.version for v in registered if not v.active and v.created_at < active.created_at]
+        if not wanted:
+            raise _fail("give versions or --superseded")
+        for version in dict.fromkeys(wanted):
+            try:
+                record = store.delete_model_version(version, actor="cli")
+            except (ConflictError, NotFoundError) as exc:
+                raise _fail(str(exc)) from None
+            folder = Path(record.path)
+            if (folder / "manifest.json").is_file():  # only ever a bundle folder
+                shutil.rmtree(folder)
+            console.print(f"deleted {version} ({folder})")
+    finally:
+        store.close()
 
 
 # ------------------------------------------------------------------------------------- serve / demo

@@ -16,6 +16,7 @@ from api.metrics import ApiMetrics
 from api.roles import Role
 from api.service_provider import ServiceProvider
 from api.settings import ApiSettings
+from content_catalog.pseudonyms import ClientIds
 from content_catalog.store import Store
 
 
@@ -29,6 +30,11 @@ def get_store(request: Request) -> Store:
 
 def get_metrics(request: Request) -> ApiMetrics:
     return request.app.state.metrics
+
+
+def get_client_ids(request: Request) -> ClientIds:
+    """How client user/session ids map to stored ids (keyed hash when KEPU_ID_PEPPER is set)."""
+    return request.app.state.client_ids
 
 
 def get_provider(request: Request) -> ServiceProvider:
@@ -55,6 +61,7 @@ def request_id(request: Request) -> str:
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
+ClientIdsDep = Annotated[ClientIds, Depends(get_client_ids)]
 ProviderDep = Annotated[ServiceProvider, Depends(get_provider)]
 ServiceDep = Annotated[Any, Depends(get_service)]
 RequestIdDep = Annotated[str, Depends(request_id)]

@@ -168,6 +168,7 @@ class EventsOut(BaseModel):
 
     accepted: int
     duplicates: int
+    erased: int = Field(0, description="events refused: their user or session was erased after they happened")
     rejected: list[RejectedEvent]
 
 

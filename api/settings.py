@@ -51,6 +51,16 @@ class ApiSettings(Settings):
         "(0 = never: only this process's own activations swap the model)",
     )
     max_items_per_batch: int = Field(1000, ge=1, le=100_000, description="Items accepted per POST /v1/items:batch")
+    retention_interval_seconds: float = Field(
+        3_600.0,
+        ge=0,
+        description="How often each worker runs the retention purge (0 = never: use `kepu maintenance purge`)",
+    )
+    purge_batch_size: int = Field(1_000, ge=1, le=100_000, description="Rows deleted per transaction by the purge")
+    log_user_ids: bool = Field(
+        False,
+        description="Keep user and session ids in access logs (default: replaced by '-'; client IPs never logged)",
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,6 +26,14 @@ class Settings(BaseSettings):
     hnsw_threshold: int = Field(100_000, ge=1, description="Use an HNSW faiss index above this many items")
     data_dir: Path | None = Field(None, description="Folder with the evaluation data sets (../shared/data)")
     seed: int = 42
+    id_pepper: SecretStr | None = Field(
+        None,
+        description="Secret key: client user and session ids are stored as HMAC-SHA256(pepper, id), never raw "
+        "(set it before the first event is stored and never change it; see docs/privacy.md)",
+    )
+    event_retention_days: int = Field(
+        365, ge=0, description="Events and feed snapshots older than this many days are purged (0 = keep forever)"
+    )
 
     @property
     def resolved_store_url(self) -> str:

@@ -27,6 +27,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from features.interactions import SESSION_PREFIX
+
 SNAPSHOT_ID_BYTES = 18
 """Random bytes per snapshot id (144 bits: ids cannot be guessed; 24 url-safe characters)."""
 
@@ -168,7 +170,9 @@ class MemorySnapshotCache:
 class SnapshotStore(Protocol):
     """The part of `content_catalog.store.Store` that `StoreSnapshotCache` uses."""
 
-    def save_snapshot(self, snapshot_id: str, payload: dict[str, Any], ttl_seconds: float) -> None: ...
+    def save_snapshot(
+        self, snapshot_id: str, payload: dict[str, Any], ttl_seconds: float, *, owner: str | None = None
+    ) -> None: ...
     def load_snapshot(self, snapshot_id: str) -> dict[str, Any] | None: ...
     def purge_snapshots(self, before: Any = None) -> int: ...
 
@@ -189,7 +193,8 @@ class StoreSnapshotCache:
         self._lock = threading.Lock()
 
     def save(self, snapshot_id: str, payload: dict[str, Any]) -> None:
-        self.store.save_snapshot(snapshot_id, payload, self.ttl_seconds)
+        owner = owner_of(payload.get("context") or {})
+        self.store.save_snapshot(snapshot_id, payload, self.ttl_seconds, owner=owner)
         with self._lock:
             due = time.monotonic() >= self._next_purge
             if due:
@@ -199,6 +204,15 @@ class StoreSnapshotCache:
 
     def load(self, snapshot_id: str) -> dict[str, Any] | None:
         return self.store.load_snapshot(snapshot_id)
+
+
+def owner_of(context: dict[str, Any]) -> str | None:
+    """The subject a feed was ranked for (its user id, else `session:<id>`), so erasing them deletes it."""
+    if context.get("u"):
+        return str(context["u"])
+    if context.get("s"):
+        return f"{SESSION_PREFIX}{context['s']}"
+    return None
 
 
 @dataclass(frozen=True)

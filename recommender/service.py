@@ -49,7 +49,9 @@ from recommender.cursor import (
     Snapshot,
     SnapshotCache,
     StoreSnapshotCache,
+    owner_of,
 )
+from recommender.forgetting import Forgetting
 from recommender.lexical import KeywordMatcher
 from recommender.models.base import top_k
 from recommender.registry import Bundle
@@ -166,6 +168,7 @@ class _Who:
     user: User | None
     audiences: list[str]
     history: list[Any] = field(default_factory=list)
+    model_key: str | None = None  # user_key unless the bundle must not be used for them (erased)
 
     @property
     def audience(self) -> str:
@@ -228,6 +231,7 @@ class RecommendationService:
         self._indexed_texts: dict[str, str] | None = None  # item id -> text digest the index holds
         self._item_matrix: np.ndarray | None = None
         self._vectors: dict[str, np.ndarray] = {}
+        self._forgetting = Forgetting(store)
 
     def _default_snapshots(self) -> SnapshotCache:
         cfg = self.settings
@@ -336,6 +340,7 @@ class RecommendationService:
         now = (request.now or datetime.now(UTC)).astimezone(UTC)
         who = self._who(request)
         view, item_matrix, bundle = self._catalog()
+        who.model_key = self._forgetting.model_key(who.user_key, bundle)
         read, negative, recent = self._history_sets(who.history)
         return _State(
             request, who, now, view, item_matrix, bundle, self._rules(now, who, request.channel), read, negative, recent
@@ -377,7 +382,7 @@ class RecommendationService:
         bundle, who = state.bundle, state.who
         if bundle is None:
             return None, False
-        trained = bundle.user_vector(who.user_key) if who.user_key else None
+        trained = bundle.user_vector(who.model_key) if who.model_key else None
         if trained is not None:
             return trained, True
         u = who.user
@@ -419,7 +424,7 @@ class RecommendationService:
             exclude_ids=sorted(state.read | state.negative),
         )
         signals["content"] = content.scores
-        n_known = bundle.user_interactions(who.user_key) if bundle and who.user_key else 0
+        n_known = bundle.user_interactions(who.model_key) if bundle and who.model_key else 0
         weights = BlendWeights.for_history(n_known, len(rows), has_model_user, cfg.shrinkage)
         return signals, content, weights
 
@@ -509,7 +514,13 @@ class RecommendationService:
                 raise CursorError("cursor: belongs to a different request (user/session/audience/channel/topics)")
         else:
             snapshot, position = Snapshot(ranked=[], context=context), None
-        return self._page(self._state(request), snapshot, position)
+        started = datetime.now(UTC)
+        response = self._page(self._state(request), snapshot, position)
+        if response.next_cursor:  # erased while this request ranked: keep nothing ranked for them
+            snapshot_id = self._pager.codec.decode(response.next_cursor)["s"]
+            if self._forgetting.discard_if_erased(owner_of(context), started, snapshot_id):
+                response.next_cursor = None
+        return response
 
     def _page(self, state: _State, snapshot: Snapshot, position: Position | None) -> RecommendationResponse:
         """Next `k` ids of the snapshot, skipping anything served, read, disliked, blocked or expired since.

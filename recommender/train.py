@@ -139,10 +139,13 @@ def train_bundle_from_data(
     version: str | None = None,
     encoder_spec: str = "custom",
     now: datetime | None = None,
+    data_as_of: datetime | None = None,
 ) -> Bundle:
     """The pipeline on in-memory data (the store-backed `train_bundle` and the demo protocol call this).
 
     `encoder` must already be fitted (or be fitted here when it has `fit`) and give L2-normalised rows.
+    `data_as_of`: when the events were read (kept in the manifest: a user erased after it is ignored
+    by the live service until the next training).
     """
     params = params or TrainParams()
     _check_version_free(out_dir, version)
@@ -217,6 +220,7 @@ def train_bundle_from_data(
             "data_counts": counts,
             "metrics": metrics,
             "model": "lightfm-warp",
+            "data_as_of": (data_as_of or datetime.now(UTC)).isoformat(),
         },
     )
     return load_bundle(folder)
@@ -264,6 +268,7 @@ def train_bundle(
     but not activated (use `registry.activate`).
     """
     _check_version_free(out_dir, version)
+    data_as_of = datetime.now(UTC)  # before reading: an erasure from here on must not trust this bundle
     items = list(store.iter_items())
     events = store.events_frame()
     user_ids = sorted({str(u) for u in events["user_id"].dropna()}) if len(events) else []
@@ -281,6 +286,7 @@ def train_bundle(
         version=version,
         encoder_spec=spec_name,
         now=now,
+        data_as_of=data_as_of,
     )
     if register_version:
         register(store, bundle)

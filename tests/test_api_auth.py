@@ -58,7 +58,7 @@ def test_unknown_key_is_401(client: TestClient) -> None:
         ("post", "/v1/rules", {"kind": "block", "item_id": "seed-1"}, INGEST, EDITOR),
         ("get", "/v1/rules", None, INGEST, EDITOR),
         ("post", "/v1/experiments", {"name": "e1", "variants": [{"name": "a"}]}, EDITOR, ADMIN),
-        ("get", "/v1/users/u1", None, INGEST, EDITOR),
+        ("get", "/v1/users/u1", None, EDITOR, ADMIN),
     ],
 )
 def test_role_ladder(

@@ -32,9 +32,9 @@ def event(i: int, **extra: object) -> dict:
 def test_events_are_idempotent(client: TestClient, store: Store) -> None:
     batch = {"events": [event(1), event(2, type="click", channel="web")]}
     first = client.post("/v1/events", json=batch, headers=INGEST)
-    assert first.json() == {"accepted": 2, "duplicates": 0, "rejected": []}
+    assert first.json() == {"accepted": 2, "duplicates": 0, "erased": 0, "rejected": []}
     replay = client.post("/v1/events", json=batch, headers=INGEST)
-    assert replay.json() == {"accepted": 0, "duplicates": 2, "rejected": []}
+    assert replay.json() == {"accepted": 0, "duplicates": 2, "erased": 0, "rejected": []}
     assert store.count_events() == 2
 
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from content_catalog.store import Store
-from tests.test_api_support import EDITOR, INGEST, READER, make_store, store_only_client
+from tests.test_api_support import ADMIN, EDITOR, INGEST, READER, make_store, store_only_client
 
 NEW = {
     "title": "台风来临前的准备",
@@ -136,10 +136,10 @@ def test_put_user_links_sessions(client: TestClient, store: Store) -> None:
     response = client.put("/v1/users/u-42", json=body, headers=INGEST)
     assert response.status_code == 201, response.text
     assert store.user_for_session("s-abc") == "u-42"
-    got = client.get("/v1/users/u-42", headers=EDITOR).json()
+    got = client.get("/v1/users/u-42", headers=ADMIN).json()
     assert got["sessions"] == ["s-abc"] and got["town"] == "沙溪镇"
     assert client.put("/v1/users/u-42", json=body, headers=INGEST).status_code == 200
-    assert client.get("/v1/users/nobody", headers=EDITOR).status_code == 404
+    assert client.get("/v1/users/nobody", headers=ADMIN).status_code == 404
 
 
 def test_put_user_bad_audience(client: TestClient) -> None:

@@ -155,6 +155,7 @@ def api_settings(tmp_path: Path, **overrides: object) -> ApiSettings:
         "public_reads": False,
         "max_body_bytes": 64 * 1024,
         "encoder_dim": 16,
+        "retention_interval_seconds": 0,  # no background purge unless a test drives it
     }
     values.update(overrides)
     return ApiSettings(**values)

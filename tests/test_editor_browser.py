@@ -189,3 +189,25 @@ def test_museum_widget_renders_and_logs_impressions(page: object, server: str) -
     assert all(e["channel"] == "web" for e in impressions)
     clicks = [e for e in events if e["type"] == "click"]
     assert [c["item_id"] for c in clicks] == [first] and clicks[0]["position"] == 0
+
+
+def test_editor_page_shows_nothing_personal_to_an_editor(page: object, server: str) -> None:
+    """A resident with a profile and reading history exists; everything the editor page fetches and
+    shows with an editor key is catalog data, audience previews and staff labels — never the resident."""
+    resident = {"audiences": ["seniors"], "age_band": "60_plus", "town": "沙溪镇", "sessions": ["resident-tab-42"]}
+    assert httpx.put(f"{server}/v1/users/resident-wx-42", json=resident, headers=INGEST).status_code == 201
+    read = {"event_id": "resident-read-1", "user_id": "resident-wx-42", "item_id": "health-1", "type": "view"}
+    assert httpx.post(f"{server}/v1/events", json={"events": [read]}, headers=INGEST).json()["accepted"] == 1
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    open_editor(page, server, "seniors")
+    page.wait_for_selector("#preview-list li.card")
+    page.evaluate("openItem('health-1')")
+    page.wait_for_selector("#item-panel:not([hidden])")
+    page.wait_for_selector("#item-history li")
+    api_paths = {url.split(server, 1)[-1].split("?", 1)[0] for url in requested if "/v1/" in url}
+    assert api_paths and not [p for p in api_paths if p.startswith(("/v1/users", "/v1/events"))], api_paths
+    html = page.content()
+    assert "resident-wx-42" not in html and "resident-tab-42" not in html and "沙溪镇" not in html
+    # The editor key itself cannot read residents either.
+    assert httpx.get(f"{server}/v1/users/resident-wx-42", headers=EDITOR).status_code == 403

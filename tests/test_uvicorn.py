@@ -28,7 +28,7 @@ LOG_CONFIG = {
         "plain": {"format": "%(process)d %(name)s %(message)s"},
         "access": {
             "()": "uvicorn.logging.AccessFormatter",
-            "fmt": "%(process)d ACCESS %(request_line)s %(status_code)s",
+            "fmt": "%(process)d ACCESS %(request_line)s %(status_code)s from %(client_addr)s",
         },
     },
     "handlers": {
@@ -65,7 +65,7 @@ def test_uvicorn_serves_the_api(tmp_path: Path) -> None:
             for i, card in enumerate(body["items"])
         ]
         posted = http.post("/v1/events", json={"events": events})  # public events (widget)
-        assert posted.json() == {"accepted": 3, "duplicates": 0, "rejected": []}
+        assert posted.json() == {"accepted": 3, "duplicates": 0, "erased": 0, "rejected": []}
         assert http.post("/v1/events", json={"events": events}).json()["duplicates"] == 3
         assert http.put("/v1/items/x-1", json={"title": "t"}).status_code == 401
         created = http.put("/v1/items/x-1", json={"title": "防范电信诈骗", "audiences": ["seniors"]}, headers=INGEST)
@@ -76,7 +76,7 @@ def test_uvicorn_serves_the_api(tmp_path: Path) -> None:
 
 
 @contextmanager
-def uvicorn_workers(tmp_path: Path, workers: int) -> Iterator[tuple[str, Path]]:
+def uvicorn_workers(tmp_path: Path, workers: int, **env_overrides: str) -> Iterator[tuple[str, Path]]:
     """`python -m uvicorn api.app:create_app --factory --workers N` over a copy of the trained store,
     configured only by KEPU_* variables (no cursor secret: the workers must find the store's). Yields the
     base URL and the log file once every worker has started; stops the process group after."""
@@ -96,6 +96,7 @@ def uvicorn_workers(tmp_path: Path, workers: int) -> Iterator[tuple[str, Path]]:
             "OMP_NUM_THREADS": "1",
             "OPENBLAS_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
+            **env_overrides,
         }
     )
     command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--workers", str(workers)]
@@ -134,11 +135,12 @@ def _answered_by(log_path: Path) -> dict[tuple[str, str | None], int]:
 
 def test_two_workers_share_cursors(tmp_path: Path) -> None:
     """Each request on a new connection, so the kernel spreads them over both workers; pages follow
-    cursors issued by the other worker and never repeat. Feeds are paged until some page was answered
+    cursors issued by the other worker and never repeat (session ids are kept in the access log here,
+    `KEPU_LOG_USER_IDS=true`, to see which worker answered). Feeds are paged until some page was answered
     by another worker than the page before it (almost always the first feed)."""
     no_keepalive = httpx.Limits(max_keepalive_connections=0)
     with (
-        uvicorn_workers(tmp_path, workers=2) as (base, log_path),
+        uvicorn_workers(tmp_path, workers=2, KEPU_LOG_USER_IDS="true") as (base, log_path),
         httpx.Client(base_url=base, timeout=30, limits=no_keepalive) as http,
     ):
         hops, feeds = 0, []
@@ -162,3 +164,16 @@ def test_two_workers_share_cursors(tmp_path: Path) -> None:
                 break
         assert len(set(_answered_by(log_path).values())) == 2, "both workers should have answered"
         assert hops >= 1, "no page followed a cursor issued by the other worker"
+
+
+def test_access_log_holds_no_client_address_or_user_ids(tmp_path: Path) -> None:
+    """The privacy filter survives uvicorn's own logging set-up in a real worker process."""
+    with uvicorn_workers(tmp_path, workers=1) as (base, log_path), httpx.Client(base_url=base, timeout=30) as http:
+        params = {"user_id": "wx-secret-openid", "session_id": "wx-secret-tab", "k": 2}
+        assert http.get("/v1/recommendations", params=params).status_code == 200
+        assert http.get("/v1/users/wx-secret-openid/export").status_code == 401
+    log = log_path.read_text(encoding="utf-8")  # complete: the server has stopped
+    access = [line for line in log.splitlines() if " ACCESS " in line]
+    assert len(access) == 2, log
+    assert "wx-secret" not in log and all(line.endswith(" from -") for line in access), log
+    assert "/v1/recommendations?user_id=-&session_id=-&k=2" in access[0]

@@ -5,7 +5,8 @@ one transaction; invalid ones are NOT stored and are listed in `rejected` with t
 batch, the field and the reason. A replayed event_id counts as a duplicate, not an error. A body
 that is not an `{"events": [...]}` object of 1..1000 entries is refused as a whole (422).
 Why not all-or-nothing: events are telemetry that browsers retry; one stale item id must not make
-a client's whole batch fail forever.
+a client's whole batch fail forever. Events of a user or session erased after they happened (a late
+or retried batch) are counted in `erased` and not stored.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import ValidationError
 
-from api.deps import EventWriter, MetricsDep, StoreDep
+from api.deps import ClientIdsDep, EventWriter, MetricsDep, StoreDep
 from api.errors import dotted_location
 from api.schemas import EventsIn, EventsOut, RejectedEvent
+from content_catalog.pseudonyms import ClientIds
 from content_catalog.schema import Event
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -46,7 +48,9 @@ def unknown_items(store: Any, events: list[Event]) -> set[str]:
 
 
 @router.post("/events", response_model=EventsOut, summary="Record a batch of interaction events")
-def post_events(body: EventsIn, _: EventWriter, store: StoreDep, metrics: MetricsDep) -> EventsOut:
+def post_events(
+    body: EventsIn, _: EventWriter, store: StoreDep, metrics: MetricsDep, ids: ClientIdsDep
+) -> EventsOut:
     valid, rejected = validate_events(body.events)
     indexes = [i for i in range(len(body.events)) if i not in {r.index for r in rejected}]
     missing = unknown_items(store, valid) if valid else set()
@@ -55,12 +59,22 @@ def post_events(body: EventsIn, _: EventWriter, store: StoreDep, metrics: Metric
         if event.item_id in missing:
             rejected.append(RejectedEvent(index=index, field="item_id", message=f"unknown item {event.item_id!r}"))
         else:
-            keep.append(event)
+            keep.append(stored_ids(event, ids))
     rejected.sort(key=lambda r: r.index)
     result = store.add_events(keep) if keep else None
     accepted = result.accepted if result else 0
     duplicates = result.duplicates if result else 0
+    erased = result.erased if result else 0
     metrics.events_ingested.labels(outcome="accepted").inc(accepted)
     metrics.events_ingested.labels(outcome="duplicate").inc(duplicates)
     metrics.events_ingested.labels(outcome="rejected").inc(len(rejected))
-    return EventsOut(accepted=accepted, duplicates=duplicates, rejected=rejected)
+    metrics.events_ingested.labels(outcome="erased").inc(erased)
+    return EventsOut(accepted=accepted, duplicates=duplicates, erased=erased, rejected=rejected)
+
+
+def stored_ids(event: Event, ids: ClientIds) -> Event:
+    """The event with the user and session ids the store keeps (keyed hashes when a pepper is set)."""
+    if not ids.hashed:
+        return event
+    update = {"user_id": ids.stored_or_none(event.user_id), "session_id": ids.stored_or_none(event.session_id)}
+    return event.model_copy(update=update)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import MetricsDep, ProviderDep, Reader, RequestIdDep, ServiceDep, StoreDep
+from api.deps import ClientIdsDep, MetricsDep, ProviderDep, Reader, RequestIdDep, ServiceDep, StoreDep
 from api.errors import ApiError
 from api.experiments import Assignment, assign
 from api.recommending import RecommendationCall, item_list, run_recommendation
@@ -38,6 +38,7 @@ def recommendations(
     provider: ProviderDep,
     metrics: MetricsDep,
     request_id: RequestIdDep,
+    ids: ClientIdsDep,
     user_id: IdQuery = None,
     session_id: IdQuery = None,
     audience: AudienceId | None = Query(None, description="the visitor's audience when known (cold start)"),
@@ -53,6 +54,7 @@ def recommendations(
     for index, name in enumerate(topics):
         if name not in TOPICS:
             raise ApiError(422, f"unknown topic {name!r}", field=f"query.topic.{index}")
+    user_id, session_id = ids.stored_or_none(user_id), ids.stored_or_none(session_id)
     call = RecommendationCall(
         user_id=user_id,
         session_id=session_id,

@@ -10,10 +10,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from content_catalog.schema import Event, User
-from content_catalog.store.base import StoreBase
 from content_catalog.store.errors import NotFoundError
 from content_catalog.store.models import EventRow, UserRow, UserSessionRow
 from content_catalog.store.records import AddEventsResult, HistoryEntry
+from content_catalog.store.subjects import SubjectsMixin, session_subject
 from content_catalog.store.types import as_utc, utc_now
 
 EVENT_COLUMNS: tuple[str, ...] = (
@@ -31,7 +31,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
 """Columns of `events_frame()`, in order."""
 
 
-class EventsMixin(StoreBase):
+class EventsMixin(SubjectsMixin):
     """User and event methods of the Store.
 
     A session id listed in `User.sessions` is *linked* to that user: the session's anonymous events then
@@ -123,8 +123,33 @@ class EventsMixin(StoreBase):
             .returning(EventRow.__table__.c.event_id)
         )
         with self._write() as session:
-            accepted = len(session.connection().execute(statement, rows).all())
-        return AddEventsResult(accepted=accepted, duplicates=len(events) - accepted)
+            kept = self._without_erased(session, rows)
+            accepted = len(session.connection().execute(statement, kept).all()) if kept else 0
+        erased = len(rows) - len(kept)
+        return AddEventsResult(accepted=accepted, duplicates=len(events) - accepted - erased, erased=erased)
+
+    def _without_erased(self, session: Session, rows: list[dict]) -> list[dict]:
+        """The rows whose user and session were not erased after the event happened (subjects locked
+        shared until commit, so a concurrent erasure waits for this batch or this batch sees it)."""
+        # An event with a user id is that user's; a session counts only for anonymous events (as in erasure).
+        subjects = {row["user_id"] for row in rows if row["user_id"]}
+        subjects |= {session_subject(row["session_id"]) for row in rows if row["session_id"] and not row["user_id"]}
+        hashes = {subject: self.subject_hash(subject) for subject in subjects}
+        self._lock_subjects(session, hashes.values(), exclusive=False)
+        erased = self._erasure_times(session, hashes.values())
+        if not erased:
+            return rows
+
+        def refused(subject: str | None, at: datetime) -> bool:
+            when = erased.get(hashes[subject]) if subject else None
+            return when is not None and as_utc(at) < when
+
+        def subject(row: dict) -> str | None:
+            if row["user_id"]:
+                return row["user_id"]
+            return session_subject(row["session_id"]) if row["session_id"] else None
+
+        return [row for row in rows if not refused(subject(row), row["timestamp"])]
 
     def count_events(self) -> int:
         """Number of stored events."""

@@ -225,8 +225,9 @@ class FeedSnapshotRow(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     payload: Mapped[JsonDict] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    owner: Mapped[str | None] = mapped_column(String(64), index=True)  # keyed hash of the subject ranked for
 
 
 class AppSecretRow(Base):
@@ -237,3 +238,12 @@ class AppSecretRow(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class ErasureRow(Base):
+    """A subject (user id or `session:<id>`) that was erased, under a keyed hash: never the raw id."""
+
+    __tablename__ = "erasures"
+
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column()

@@ -29,10 +29,12 @@ class UpsertResult:
 
 @dataclass(frozen=True, slots=True)
 class AddEventsResult:
-    """Events newly stored vs. replays of event ids already stored (or repeated in the batch)."""
+    """Events newly stored vs. replays of event ids already stored (or repeated in the batch), and
+    events refused because their user or session was erased after they happened."""
 
     accepted: int = 0
     duplicates: int = 0
+    erased: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,3 +125,29 @@ class VectorIndexVersion:
     path: str
     item_count: int
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureResult:
+    """What one erasure removed. `reference` names it in the audit log (which holds no personal data)."""
+
+    reference: str
+    profile: bool
+    sessions: int
+    events: int
+    snapshots: int
+
+    @property
+    def found(self) -> bool:
+        """Whether anything at all was held about the subject."""
+        return self.profile or bool(self.sessions or self.events or self.snapshots)
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    """What one retention purge deleted, and the cut-off it applied."""
+
+    cutoff: datetime
+    events: int
+    snapshots: int
+    batches: int

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from content_catalog.store.base import StoreBase
 from content_catalog.store.errors import ConflictError, NotFoundError
-from content_catalog.store.models import ModelVersionRow, VectorIndexVersionRow
+from content_catalog.store.models import ExperimentRow, ModelVersionRow, VectorIndexVersionRow
 from content_catalog.store.records import ModelVersion, VectorIndexVersion
 from content_catalog.store.types import utc_now
 
@@ -81,6 +81,27 @@ class RegistryMixin(StoreBase):
             self._audit(session, actor, "models.activate", f"model:{version}", None)
             session.refresh(row)
             return _model(row)
+
+    def delete_model_version(self, version: str, actor: str = "admin") -> ModelVersion:
+        """Unregister a version (audited) and return its record, so the caller can delete its folder —
+        old bundles hold the ids and vectors of the people they were trained on. The active version and
+        versions an active experiment serves cannot be deleted (ConflictError); unknown: NotFoundError."""
+        with self._write() as session:
+            _lock_all_versions(session)
+            row = session.scalar(select(ModelVersionRow).where(ModelVersionRow.version == version))
+            if row is None:
+                raise NotFoundError(f"model version {version!r} not found")
+            if row.active:
+                raise ConflictError(f"version: {version!r} is the active model version; activate another first")
+            for name, params in session.execute(
+                select(ExperimentRow.name, ExperimentRow.params).where(ExperimentRow.active.is_(True))
+            ):
+                if any((p or {}).get("model_version") == version for p in (params or {}).values()):
+                    raise ConflictError(f"version: {version!r} is served by the active experiment {name!r}")
+            record = _model(row)
+            session.execute(delete(ModelVersionRow).where(ModelVersionRow.id == row.id))
+            self._audit(session, actor, "models.delete", f"model:{version}", {"path": row.path})
+            return record
 
     def active_model_version(self) -> ModelVersion | None:
         """The active version, or None before any activation."""

@@ -14,18 +14,23 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from content_catalog.store.base import StoreBase
 from content_catalog.store.models import AppSecretRow, FeedSnapshotRow
+from content_catalog.store.subjects import SubjectsMixin
 from content_catalog.store.types import as_utc, utc_now
 
 MAX_SNAPSHOT_ID = 64
 
 
-class SnapshotsMixin(StoreBase):
+class SnapshotsMixin(SubjectsMixin):
     """Feed-snapshot and shared-secret methods of the Store (not audited: no editor acts here)."""
 
-    def save_snapshot(self, snapshot_id: str, payload: dict[str, Any], ttl_seconds: float) -> None:
-        """Store (or replace) a snapshot that `load_snapshot` returns for the next `ttl_seconds`."""
+    def save_snapshot(
+        self, snapshot_id: str, payload: dict[str, Any], ttl_seconds: float, *, owner: str | None = None
+    ) -> None:
+        """Store (or replace) a snapshot that `load_snapshot` returns for the next `ttl_seconds`.
+
+        owner: the subject it was ranked for (user id or `session:<id>`), kept as a keyed hash so an
+        erasure of that subject deletes it."""
         if not snapshot_id or len(snapshot_id) > MAX_SNAPSHOT_ID:
             raise ValueError(f"snapshot_id: must be 1-{MAX_SNAPSHOT_ID} characters")
         if not isinstance(payload, dict):
@@ -38,6 +43,7 @@ class SnapshotsMixin(StoreBase):
             "payload": payload,
             "created_at": now,
             "expires_at": now + timedelta(seconds=ttl_seconds),
+            "owner": self.subject_hash(owner) if owner else None,
         }
         insert: Any = self._insert(FeedSnapshotRow.__table__).values(**values)
         statement = insert.on_conflict_do_update(
@@ -54,6 +60,11 @@ class SnapshotsMixin(StoreBase):
         if row is None or row.expires_at <= utc_now():
             return None
         return dict(row.payload)
+
+    def delete_snapshot(self, snapshot_id: str) -> bool:
+        """Delete one snapshot; False when there was none."""
+        with self._write() as session:
+            return bool(session.execute(delete(FeedSnapshotRow).where(FeedSnapshotRow.id == snapshot_id)).rowcount)
 
     def purge_snapshots(self, before: datetime | None = None) -> int:
         """Delete snapshots that expire at or before `before` (default: now); returns how many."""

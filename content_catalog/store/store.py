@@ -1,15 +1,17 @@
-"""The `Store`: one SQLAlchemy-backed home for items, users, events, rules, experiments, models, snapshots."""
+"""The `Store`: one SQLAlchemy-backed home for items, users, events, rules, experiments, models, snapshots,
+and the personal-information rights (erase, export, retention purge)."""
 
 from __future__ import annotations
 
 from content_catalog.store.editorial import EditorialMixin
 from content_catalog.store.events import EventsMixin
 from content_catalog.store.items import ItemsMixin
+from content_catalog.store.privacy import PrivacyMixin
 from content_catalog.store.registry import RegistryMixin
 from content_catalog.store.snapshots import SnapshotsMixin
 
 
-class Store(ItemsMixin, EventsMixin, EditorialMixin, RegistryMixin, SnapshotsMixin):
+class Store(ItemsMixin, EventsMixin, EditorialMixin, RegistryMixin, SnapshotsMixin, PrivacyMixin):
     """Kepu's store on SQLite (default, a file under ./var/) or PostgreSQL (by URL).
 
     Opening it runs `alembic upgrade head`, so a store written by an older version upgrades in place.
