@@ -51,6 +51,15 @@ class ApiSettings(Settings):
         "(0 = never: only this process's own activations swap the model)",
     )
     max_items_per_batch: int = Field(1000, ge=1, le=100_000, description="Items accepted per POST /v1/items:batch")
+    snapshot_ttl_seconds: float = Field(
+        3_600.0, gt=0, le=7 * 86_400, description="How long a feed cursor stays valid (its snapshot is kept)"
+    )
+    snapshot_max_stored: int = Field(
+        20_000,
+        ge=1,
+        description="Feed snapshots kept in the store (≈ 18 KB each): older ones are deleted in the background "
+        "and their cursors expire (docs/reliability.md)",
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod
