@@ -38,6 +38,9 @@ class ApiSettings(Settings):
         default_factory=list, description="Origins allowed by CORS ('*' for any)"
     )
     max_body_bytes: int = Field(1_000_000, ge=1_024, description="Larger request bodies are refused with 413")
+    max_query_bytes: int = Field(
+        8_192, ge=256, le=60_000, description="Longer query strings are refused with 414 (JSON error, field query)"
+    )
     max_events_per_batch: int = Field(1000, ge=1, le=100_000, description="Events accepted per POST /v1/events")
     cursor_secret: str | None = Field(
         None,
