@@ -84,6 +84,13 @@ def test_rule_window_overflow_is_422(client: TestClient, field: str) -> None:
     assert_error(client.post("/v1/rules", json=rule, headers=EDITOR), 422, field)
 
 
+@pytest.mark.parametrize("since", [OVERFLOW, "9999-12-31T23:59:59-14:00"])
+def test_experiment_listing_since_overflow_is_422(client: TestClient, since: str) -> None:
+    body = {"name": "exp1", "variants": [{"name": "a"}]}
+    assert client.post("/v1/experiments", json=body, headers=ADMIN).status_code == 201
+    assert_error(client.get("/v1/experiments", params={"since": since}, headers=EDITOR), 422, "query.since")
+
+
 def test_cli_ingest_reports_file_line_field_for_overflow(tmp_path: Path, store: Store) -> None:
     path = tmp_path / "items.jsonl"
     path.write_text(

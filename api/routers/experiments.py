@@ -17,6 +17,7 @@ from api.deps import Admin, Editor, StoreDep
 from api.errors import ApiError
 from api.experiments import variant_ctr
 from api.schemas import ExperimentIn, ExperimentOut, ExperimentsOut, VariantOut, VariantParams, VariantStats
+from content_catalog.input_policy import ITEM_EARLIEST, ITEM_LATEST, check_range, to_utc
 from content_catalog.store import Store
 from content_catalog.store.records import Experiment
 
@@ -64,6 +65,10 @@ def list_experiments(
     store: StoreDep,
     since: datetime | None = Query(None, description="count events from here (default: experiment start)"),
 ) -> ExperimentsOut:
+    try:
+        since = check_range(to_utc(since), ITEM_EARLIEST, ITEM_LATEST)
+    except ValueError as exc:
+        raise ApiError(422, f"query.since: {exc}", field="query.since") from exc
     return ExperimentsOut(experiments=[experiment_out(store, e, since) for e in store.list_experiments()])
 
 
