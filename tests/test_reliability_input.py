@@ -7,6 +7,7 @@ characters and invisible titles; 4 users.sessions validated like session_id; 5 a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -203,3 +204,24 @@ def test_listing_survives_old_bad_rows(client: TestClient, store: Store) -> None
     assert [v["name"] for v in experiment["variants"]] == ["a", "b"]
     recs = client.get("/v1/recommendations", params={"session_id": "s1"}, headers=EDITOR)
     assert recs.status_code == 200, recs.text
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("published_at", OVERFLOW), ("title", "NUL\x00标题"), ("title", "\u200b\u200b")]
+)
+def test_kepu_catalog_ingest_exits_nonzero_with_file_line_field(
+    tmp_path: Path, store_url: str, field: str, value: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    path = tmp_path / "items.jsonl"
+    rows = [item("a-1"), item("a-2", **{field: value})]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    env = {"KEPU_VAR_DIR": str(tmp_path / "var"), "KEPU_STORE_URL": store_url}
+    result = CliRunner().invoke(app, ["catalog", "ingest", str(path)], env=env)
+    assert result.exit_code != 0
+    assert f"{path}:2: {field}" in result.output, result.output
+    with Store(store_url) as store:
+        assert store.count_items() == 0
