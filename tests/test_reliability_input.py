@@ -225,3 +225,17 @@ def test_kepu_catalog_ingest_exits_nonzero_with_file_line_field(
     assert f"{path}:2: {field}" in result.output, result.output
     with Store(store_url) as store:
         assert store.count_items() == 0
+
+
+def test_refused_characters_are_exactly_the_policy() -> None:
+    """The fast regex refuses exactly: Cc except tab/LF/CR, surrogates, and the bidi controls (whole BMP)."""
+    import unicodedata
+
+    from content_catalog.input_policy import ALLOWED_CONTROLS, BIDI_CONTROLS, forbidden_character
+
+    for code in range(0x10000):
+        char = chr(code)
+        refused = char not in ALLOWED_CONTROLS and (
+            unicodedata.category(char) in ("Cc", "Cs") or char in BIDI_CONTROLS
+        )
+        assert (forbidden_character(f"a{char}b") is not None) == refused, hex(code)
