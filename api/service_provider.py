@@ -153,7 +153,7 @@ class BundleServiceProvider:
         if not self._load_active or self.settings.model_sync_seconds <= 0 or self._service is None:
             return
         if force or self._monotonic() >= self._next_sync:
-            self._follow_store()
+            self._follow_store(wait=force)
 
     def start_background_sync(self, wait: Callable[[float], bool] | None = None) -> None:
         """Check the store every `model_sync_seconds` on a daemon thread, so an idle worker's /readyz and
@@ -173,10 +173,10 @@ class BundleServiceProvider:
         self._background = threading.Thread(target=loop, name="kepu-model-sync", daemon=True)
         self._background.start()
 
-    def _follow_store(self) -> None:
+    def _follow_store(self, wait: bool = False) -> None:
         """Serve the store's active version when another process activated it (one thread checks; the
-        others keep serving meanwhile)."""
-        if not self._sync_lock.acquire(blocking=False):
+        others keep serving meanwhile, unless they `wait` for that check, as /readyz does)."""
+        if not self._sync_lock.acquire(blocking=wait):
             return
         try:
             self._next_sync = self._monotonic() + self.settings.model_sync_seconds
