@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from api import log_privacy
 from api.errors import install_error_handlers
 from api.metrics import ApiMetrics
-from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.middleware import BodyLimitMiddleware, QueryLimitMiddleware, RequestContextMiddleware
 from api.responses import OrjsonResponse
 from api.retention import RetentionJob
 from api.routers import (
@@ -110,6 +110,7 @@ def create_app(
 
     # Outermost first: CORS answers preflights before the body limit or routing run.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(QueryLimitMiddleware, max_bytes=settings.max_query_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     if settings.cors_origins:
         app.add_middleware(

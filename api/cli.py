@@ -373,6 +373,8 @@ def serve(
 
     import uvicorn
 
+    from api.http_protocol import uvicorn_options
+
     settings = _settings(store_url, var_dir)
     # Workers build the app from the environment (uvicorn factory mode), so pass the overrides there.
     os.environ["KEPU_STORE_URL"] = settings.resolved_store_url
@@ -383,7 +385,15 @@ def serve(
             typer.echo("warning: the catalog is empty: ingest items first (`kepu catalog ingest`)", err=True)
     finally:
         store.close()
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, proxy_headers=True)
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        **uvicorn_options(),
+    )
 
 
 @app.command("demo")
@@ -395,6 +405,7 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000, var_dir: VarDir = None) ->
     import uvicorn
 
     from api.demo import build_demo
+    from api.http_protocol import uvicorn_options
 
     settings = _settings(None, var_dir)
     store = _open_store(settings)
@@ -420,7 +431,7 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000, var_dir: VarDir = None) ->
     console.print(f"  API docs      {base}/docs")
     console.print(f"  museum widget {base}/examples/museum.html")
     console.print(f"  admin API key {build.admin_key}  (stored in {build.keys_file})")
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, proxy_headers=True)
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, proxy_headers=True, **uvicorn_options())
 
 
 # ------------------------------------------------------------------------------------------ evaluate

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from content_catalog.schema import ID_PATTERN, AudienceTag, Item, ItemId, User
+from content_catalog.input_policy import ITEM_EARLIEST, ITEM_LATEST, check_range, to_utc
+from content_catalog.schema import ID_PATTERN, AudienceTag, CleanModel, Item, ItemId, User
 from content_catalog.taxonomy import AUDIENCES, CHANNELS
 
 Channel = Literal["web", "wechat", "kiosk", "editor"]
@@ -21,8 +22,8 @@ assert set(Channel.__args__) == set(CHANNELS), "Channel literal out of sync with
 assert set(AudienceId.__args__) == set(AUDIENCES), "AudienceId literal out of sync with taxonomy.AUDIENCES"
 
 
-class Strict(BaseModel):
-    """Base for request bodies: unknown fields are errors."""
+class Strict(CleanModel):
+    """Base for request bodies: unknown fields are errors, control characters too (see input_policy)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -145,8 +146,11 @@ class UserBody(User):
 # ---- events ---------------------------------------------------------------------------------------
 
 
-class EventsIn(Strict):
-    """A batch of at most 1000 events. Each is validated on its own (see `EventsOut`)."""
+class EventsIn(BaseModel):
+    """A batch of at most 1000 events. Each is validated on its own (see `EventsOut`), control characters
+    included, so one bad event never takes the valid ones of its batch with it."""
+
+    model_config = ConfigDict(extra="forbid")
 
     events: list[dict[str, Any]] = Field(
         min_length=1,
@@ -216,6 +220,11 @@ class RuleIn(Strict):
     ends_at: datetime | None = None
     note: str | None = Field(None, max_length=500)
 
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _window_in_range(cls, value: datetime | None) -> datetime | None:
+        return check_range(to_utc(value), ITEM_EARLIEST, ITEM_LATEST)
+
     @model_validator(mode="after")
     def _kind_fields(self) -> RuleIn:
         if self.kind == "pin" and self.position is None:
@@ -266,9 +275,15 @@ class VariantParams(Strict):
     model_version: str | None = Field(None, max_length=100, description="serve this registered model version")
 
 
+MAX_VARIANT_WEIGHT = 1_000_000.0
+"""Traffic shares are relative: 10 variants at this bound still sum to a finite, exact float."""
+
+
 class Variant(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")
-    weight: float = Field(1.0, gt=0, description="relative share of traffic")
+    weight: float = Field(
+        1.0, gt=0, le=MAX_VARIANT_WEIGHT, allow_inf_nan=False, description="relative share of traffic"
+    )
     params: VariantParams = Field(default_factory=VariantParams)
 
 
@@ -293,10 +308,18 @@ class VariantStats(BaseModel):
     ctr: float | None = Field(None, description="clicks / impressions (null before any impression)")
 
 
+class VariantOut(BaseModel):
+    """A variant as stored (`weight` is null for a non-finite share in a row older than validation)."""
+
+    name: str
+    weight: float | None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
 class ExperimentOut(BaseModel):
     name: str
     active: bool
-    variants: list[Variant]
+    variants: list[VariantOut]
     created_at: datetime | None = None
     stats: dict[str, VariantStats]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from api.app import create_app
+from api.http_protocol import uvicorn_options
 from api.settings import ApiSettings
 
 
@@ -19,4 +20,12 @@ def serve(
     """Serve one process. The recommendation service keeps cursor snapshots in memory, so scale with
     more machines behind sticky sessions rather than several workers per process."""
     app = create_app(settings or ApiSettings())
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log, proxy_headers=True)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=access_log,
+        proxy_headers=True,
+        **uvicorn_options(),
+    )

@@ -18,7 +18,11 @@ from recommender.service import RecommendationService, ServiceSettings
 
 def service_settings(settings: ApiSettings) -> ServiceSettings:
     """Online knobs taken from the API settings."""
-    return ServiceSettings(cursor_secret=settings.cursor_secret)
+    return ServiceSettings(
+        cursor_secret=settings.cursor_secret,
+        snapshot_ttl_seconds=settings.snapshot_ttl_seconds,
+        snapshot_max_stored=settings.snapshot_max_stored,
+    )
 
 
 def build_service(store: Store, bundle: Bundle | None, settings: ApiSettings) -> RecommendationService:

@@ -13,6 +13,7 @@ vector index (so a new item is searchable in every variant at once).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +32,10 @@ class ServiceProvider(Protocol):
 
     def current(self) -> RecommendationService | None: ...
     def warm_up(self) -> None: ...
+    def sync(self, *, force: bool = False) -> None:
+        """Follow the store's active model version now (force) or when the sync interval is due."""
+        ...
+
     def for_variant(self, params: Mapping[str, Any]) -> RecommendationService | None: ...
     def version(self) -> str | None: ...
     def activate(self, version: str, actor: str = "admin") -> str:
@@ -51,6 +56,7 @@ class ActivationError(Exception):
         self.message = message
 
 
+logger = logging.getLogger(__name__)
 ServiceBuilder = Callable[[Store, Bundle | None, ApiSettings], RecommendationService]
 VARIANT_SETTINGS = ("mmr_lambda", "freshness_weight", "shrinkage")
 
@@ -85,6 +91,7 @@ class BundleServiceProvider:
         builder: ServiceBuilder | None = None,
         *,
         load_active_on_start: bool = True,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -96,35 +103,83 @@ class BundleServiceProvider:
         self._load_active = load_active_on_start
         self.load_error: str | None = None
         self._sync_lock = threading.Lock()
-        self._next_sync = time.monotonic() + settings.model_sync_seconds
+        self._monotonic = monotonic
+        self._next_sync = monotonic() + settings.model_sync_seconds
         self._unloadable: str | None = None  # an active version that failed to load: not retried
+        self._stop = threading.Event()
+        self._background: threading.Thread | None = None
 
     def _ensure(self) -> RecommendationService:
         with self._lock:
             if self._service is None:
-                bundle = None
-                if self._load_active:
-                    try:
-                        bundle = load_active(self.store)
-                    except (BundleError, OSError) as exc:  # serve content/rules only; /readyz says why
-                        self.load_error = f"active model failed to load: {exc}"
+                bundle = self._startup_bundle() if self._load_active else None
                 self._service = self._builder(self.store, bundle, self.settings)
             return self._service
 
+    def _startup_bundle(self) -> Bundle | None:
+        """The active bundle; when it is corrupt, the newest registered version that verifies (said in
+        `load_error`, so /readyz and the log tell operators), else None (content/rules only)."""
+        try:
+            return load_active(self.store)
+        except (BundleError, OSError, ValueError) as exc:
+            active = self.store.active_model_version()
+            failed = active.version if active is not None else "?"
+            self._unloadable = failed
+            for record in self.store.list_model_versions():  # newest first
+                if record.version == failed:
+                    continue
+                try:
+                    bundle = verified_bundle(self.store, record.version)
+                except ActivationError:
+                    continue
+                self.load_error = (
+                    f"active model {failed!r} failed to load ({exc}); serving the newest valid version "
+                    f"{bundle.version!r} instead"
+                )
+                logger.warning("%s", self.load_error)
+                return bundle
+            self.load_error = f"active model failed to load: {exc}"
+            logger.error("%s; no other registered version loads either: serving content/rules only", self.load_error)
+            return None
+
     def current(self) -> RecommendationService:
         service = self._service or self._ensure()
-        if self._load_active and self.settings.model_sync_seconds > 0 and time.monotonic() >= self._next_sync:
-            self._follow_store()
-            service = self._service or service
-        return service
+        self.sync()
+        return self._service or service
 
-    def _follow_store(self) -> None:
+    def sync(self, *, force: bool = False) -> None:
+        """Follow the store's active version: when `force`d (/readyz, /metrics, the background check) or
+        when `model_sync_seconds` have passed since the last check (request path)."""
+        if not self._load_active or self.settings.model_sync_seconds <= 0 or self._service is None:
+            return
+        if force or self._monotonic() >= self._next_sync:
+            self._follow_store(wait=force)
+
+    def start_background_sync(self, wait: Callable[[float], bool] | None = None) -> None:
+        """Check the store every `model_sync_seconds` on a daemon thread, so an idle worker's /readyz and
+        /metrics never lag behind an activation made through another worker. `wait(seconds)` returns
+        True to stop (default: the provider's stop event; tests pass their own to control time)."""
+        if self._background is not None or not self._load_active or self.settings.model_sync_seconds <= 0:
+            return
+        pause = wait or self._stop.wait
+
+        def loop() -> None:
+            while not pause(self.settings.model_sync_seconds):
+                try:
+                    self.sync(force=True)
+                except Exception:  # the store may be briefly unreachable: try again next time
+                    logger.warning("background model sync failed", exc_info=True)
+
+        self._background = threading.Thread(target=loop, name="kepu-model-sync", daemon=True)
+        self._background.start()
+
+    def _follow_store(self, wait: bool = False) -> None:
         """Serve the store's active version when another process activated it (one thread checks; the
-        others keep serving meanwhile)."""
-        if not self._sync_lock.acquire(blocking=False):
+        others keep serving meanwhile, unless they `wait` for that check, as /readyz does)."""
+        if not self._sync_lock.acquire(blocking=wait):
             return
         try:
-            self._next_sync = time.monotonic() + self.settings.model_sync_seconds
+            self._next_sync = self._monotonic() + self.settings.model_sync_seconds
             record = self.store.active_model_version()
             if record is None or record.version in (self.version(), self._unloadable):
                 return
@@ -151,8 +206,10 @@ class BundleServiceProvider:
                 variant.swap_bundle(bundle)
 
     def warm_up(self) -> None:
-        """Build the service now (app start-up) so the first request and /readyz see a loaded model."""
+        """Build the service now (app start-up) so the first request and /readyz see a loaded model, and
+        start following the store in the background."""
         self._ensure()
+        self.start_background_sync()
 
     def version(self) -> str | None:
         service = self._service
@@ -216,6 +273,10 @@ class BundleServiceProvider:
             self.current().index.remove(list(item_ids))
 
     def close(self) -> None:
+        self._stop.set()
+        if self._background is not None:
+            self._background.join(timeout=5)
+            self._background = None
         with self._lock:
             self._service = None
             self._variants.clear()

@@ -38,6 +38,9 @@ class ApiSettings(Settings):
         default_factory=list, description="Origins allowed by CORS ('*' for any)"
     )
     max_body_bytes: int = Field(1_000_000, ge=1_024, description="Larger request bodies are refused with 413")
+    max_query_bytes: int = Field(
+        8_192, ge=256, le=60_000, description="Longer query strings are refused with 414 (JSON error, field query)"
+    )
     max_events_per_batch: int = Field(1000, ge=1, le=100_000, description="Events accepted per POST /v1/events")
     cursor_secret: str | None = Field(
         None,
@@ -60,6 +63,15 @@ class ApiSettings(Settings):
     log_user_ids: bool = Field(
         False,
         description="Keep user and session ids in access logs (default: replaced by '-'; client IPs never logged)",
+    )
+    snapshot_ttl_seconds: float = Field(
+        3_600.0, gt=0, le=7 * 86_400, description="How long a feed cursor stays valid (its snapshot is kept)"
+    )
+    snapshot_max_stored: int = Field(
+        20_000,
+        ge=1,
+        description="Feed snapshots kept in the store (≈ 18 KB each): older ones are deleted in the background "
+        "and their cursors expire (docs/reliability.md)",
     )
 
     @field_validator("api_keys", mode="before")

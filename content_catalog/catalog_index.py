@@ -8,11 +8,16 @@ whose text changed and drops deleted ones, without refitting or rebuilding.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import logging
+import os
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +31,10 @@ from content_catalog.vector_index import VectorIndex
 if TYPE_CHECKING:
     from content_catalog.store import Store
 
+logger = logging.getLogger(__name__)
 HASHES_FILE = "texts.json"
+LOCK_FILE = ".lock"
+STAGING_SUFFIX = ".tmp"
 KEEP_VERSIONS = 3
 """Saved index folders kept per encoder (older ones are deleted after a new one is saved)."""
 
@@ -122,16 +130,22 @@ class CatalogIndex:
         return [(item_id, float(score)) for item_id, score in zip(ids[0], scores[0], strict=False)]
 
     def save(self, folder: str | Path) -> Path:
-        """Write `encoder/`, `index/` and the text digests into `folder` (replacing what was there)."""
+        """Write `encoder/`, `index/` and the text digests into `folder` (replacing what was there).
+
+        Everything is written into a staging folder of this writer's own (pid + random suffix), then moved
+        into place, so a reader never sees a half-written folder and two writers never share one.
+        """
         target = Path(folder)
-        staging = target.with_name(f".{target.name}.tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        self.encoder.save(staging / "encoder")
-        self.index.save(staging / "index", catalog_version=self.catalog_version)
-        (staging / HASHES_FILE).write_text(json.dumps(self.text_hashes), encoding="utf-8")
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}{STAGING_SUFFIX}")
+        staging.mkdir()
+        try:
+            self.encoder.save(staging / "encoder")
+            self.index.save(staging / "index", catalog_version=self.catalog_version)
+            (staging / HASHES_FILE).write_text(json.dumps(self.text_hashes), encoding="utf-8")
+            _move_into_place(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         return target
 
     @classmethod
@@ -146,6 +160,23 @@ class CatalogIndex:
         return cls(load_encoder(source / "encoder"), index, index.catalog_version, hashes)
 
 
+def _move_into_place(staging: Path, target: Path, attempts: int = 10) -> None:
+    """Rename `staging` to `target`; a folder already there (rename cannot replace a non-empty one) is
+    first renamed aside and deleted. Retried, because another writer may be doing the same."""
+    for _ in range(attempts):
+        try:
+            staging.rename(target)
+            return
+        except OSError:
+            retired = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old{STAGING_SUFFIX}")
+            try:
+                target.rename(retired)
+            except FileNotFoundError:
+                continue  # the other writer moved it already
+            shutil.rmtree(retired, ignore_errors=True)
+    raise OSError(f"could not move {staging} to {target}: other writers kept replacing it")
+
+
 def new_encoder(settings: Settings) -> TextEncoder:
     """An unfitted encoder as configured (`KEPU_ENCODER`, dimension, device, seed)."""
     spec = settings.encoder.strip()
@@ -155,11 +186,31 @@ def new_encoder(settings: Settings) -> TextEncoder:
 
 
 def load_catalog_index(store: Store, settings: Settings) -> CatalogIndex | None:
-    """The latest saved index for the configured encoder, or None when none was built or it is gone."""
-    record = store.latest_vector_index_version(settings.encoder.strip())
-    if record is None or not Path(record.path).is_dir():
-        return None
-    return CatalogIndex.load(record.path)
+    """The newest saved index for the configured encoder that loads, or None when none does.
+
+    A registered folder that is gone, incomplete or unreadable (a crash mid-save, a hand-deleted part)
+    is skipped with a warning, so one broken folder never stops a start: an older one is synced, or
+    the caller builds a new one.
+    """
+    for record in store.vector_index_versions(settings.encoder.strip(), limit=KEEP_VERSIONS + 2):
+        try:
+            return CatalogIndex.load(record.path)
+        except Exception as exc:  # any unreadable part means: not this one
+            logger.warning("skipping broken catalog index %s: %s", record.path, exc)
+    return None
+
+
+@contextmanager
+def writer_lock(encoder_dir: Path) -> Iterator[None]:
+    """Hold the inter-process lock of one encoder's index folder (processes on one machine or on one
+    shared artifact directory take turns to build, save, register and prune)."""
+    encoder_dir.mkdir(parents=True, exist_ok=True)
+    with open(encoder_dir / LOCK_FILE, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def embed_catalog(
@@ -171,6 +222,16 @@ def embed_catalog(
     saved index, or `refit=True`, fits a new encoder on the whole catalog. Returns the index and the sync
     report (None after a full build).
     """
+    spec = settings.encoder.strip()
+    encoder_dir = settings.index_dir / encoder_slug(spec)
+    with writer_lock(encoder_dir):  # another process may be embedding the same catalog right now
+        return _embed_locked(store, settings, encoder_dir, refit=refit, show_progress=show_progress)
+
+
+def _embed_locked(
+    store: Store, settings: Settings, encoder_dir: Path, *, refit: bool, show_progress: bool
+) -> tuple[CatalogIndex, SyncReport | None]:
+    """`embed_catalog` while holding the encoder folder's lock."""
     spec = settings.encoder.strip()
     version = store.catalog_version()
     current = None if refit else load_catalog_index(store, settings)
@@ -188,7 +249,6 @@ def embed_catalog(
         )
     else:
         report = current.sync(items, version)
-    encoder_dir = settings.index_dir / encoder_slug(spec)
     folder = current.save(encoder_dir / version)
     store.add_vector_index_version(spec, version, str(folder.resolve()), len(current.index))
     _prune(encoder_dir, keep=KEEP_VERSIONS)
@@ -196,7 +256,10 @@ def embed_catalog(
 
 
 def _prune(encoder_dir: Path, keep: int) -> None:
-    """Delete all but the `keep` most recently written index folders of one encoder."""
+    """Delete all but the `keep` most recently written index folders of one encoder, and staging folders
+    that crashed writers left behind (the caller holds the writer lock, so no live writer owns one)."""
+    for leftover in encoder_dir.glob(f".*{STAGING_SUFFIX}"):
+        shutil.rmtree(leftover, ignore_errors=True)
     folders = sorted(
         (p for p in encoder_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
         key=lambda p: p.stat().st_mtime,

@@ -12,6 +12,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from content_catalog.input_policy import (
+    ITEM_EARLIEST,
+    ITEM_LATEST,
+    check_clean_text,
+    check_range,
+    check_visible,
+    event_time_bounds,
+    to_utc,
+)
 from content_catalog.taxonomy import (
     AUDIENCES,
     FORMATS,
@@ -26,6 +35,16 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
 ItemId = Annotated[str, Field(pattern=ID_PATTERN, description="Stable external id (letters, digits, _ . : -)")]
 
 
+class CleanModel(BaseModel):
+    """Base of every input model: no string field may hold control or bidi-override characters
+    (`content_catalog.input_policy`), so both stores receive the same clean text."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _clean_text(cls, value: Any) -> Any:
+        return check_clean_text(value)
+
+
 class TagSource(StrEnum):
     """Who set an audience tag. Editor tags always win over automatic ones."""
 
@@ -33,7 +52,7 @@ class TagSource(StrEnum):
     AUTO = "auto"
 
 
-class AudienceTag(BaseModel):
+class AudienceTag(CleanModel):
     """One audience an item is for, with a confidence score and where the tag came from."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -51,12 +70,10 @@ class AudienceTag(BaseModel):
 
 def _utc(value: datetime | None) -> datetime | None:
     """Naive datetimes are taken as UTC so comparisons never mix naive and aware values."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return to_utc(value)
 
 
-class Item(BaseModel):
+class Item(CleanModel):
     """A piece of science content in the catalog (article, video, course, activity, exhibit, live)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -118,7 +135,12 @@ class Item(BaseModel):
     @field_validator("published_at", "expires_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        return _utc(value)
+        return check_range(_utc(value), ITEM_EARLIEST, ITEM_LATEST)
+
+    @field_validator("title")
+    @classmethod
+    def _visible_title(cls, value: str) -> str:
+        return check_visible(value)
 
     @model_validator(mode="after")
     def _expiry_after_publication(self) -> Item:
@@ -160,7 +182,7 @@ class EventType(StrEnum):
     HIDE = "hide"
 
 
-class Event(BaseModel):
+class Event(CleanModel):
     """One user-item interaction. `event_id` is the client's id, which makes replays idempotent."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -179,7 +201,7 @@ class Event(BaseModel):
     @field_validator("timestamp")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        return _utc(value)  # type: ignore[return-value]
+        return check_range(_utc(value), *event_time_bounds())  # type: ignore[return-value]
 
     @field_validator("channel")
     @classmethod
@@ -195,7 +217,7 @@ class Event(BaseModel):
         return self
 
 
-class User(BaseModel):
+class User(CleanModel):
     """A known user: audience segment(s), age band, town and declared interests."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -205,7 +227,9 @@ class User(BaseModel):
     age_band: Literal["under_12", "12_17", "18_34", "35_59", "60_plus"] | None = None
     town: str | None = Field(None, max_length=50)
     interests: list[str] = Field(default_factory=list, max_length=20)
-    sessions: list[str] = Field(default_factory=list, max_length=100)
+    sessions: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field(
+        default_factory=list, max_length=100, description="anonymous session ids (same pattern as session_id)"
+    )
 
     @field_validator("audiences")
     @classmethod

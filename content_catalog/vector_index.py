@@ -7,6 +7,11 @@ so removed items become tombstones filtered out at search time, and the graph is
 stored vectors once tombstones exceed `rebuild_fraction` of it. The representation switches
 automatically when the size crosses `hnsw_threshold` (back to exact below 90 % of it, so a catalog
 hovering at the threshold does not flip on every call).
+
+Thread safety: request threads search while catalog writes add and remove items, and faiss does not
+support a search concurrent with a change. Searches (and other reads) hold a shared read lock, updates
+an exclusive write lock; the HNSW search breadth is passed per search (`SearchParametersHNSW`), never
+written into the shared index.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from typing import Any, Literal, Self
 
 import faiss
 import numpy as np
+
+from content_catalog.rwlock import ReadWriteLock
 
 Metric = Literal["ip", "l2"]
 INDEX_FILE = "index.faiss"
@@ -72,6 +79,7 @@ class VectorIndex:
         self._id_of: dict[int, str] = {}
         self._tombstones: set[int] = set()
         self._next_int = 0
+        self._lock = ReadWriteLock()
         self._index = self._new_index(hnsw=False)
 
     # ------------------------------------------------------------------ representation
@@ -138,6 +146,10 @@ class VectorIndex:
             raise ValueError(f"{len(id_list)} ids but {array.shape[0]} vectors")
         if not id_list:
             return
+        with self._lock.writing():
+            self._add(id_list, array)
+
+    def _add(self, id_list: list[str], array: np.ndarray) -> None:
         self._drop([item for item in id_list if item in self._int_of])
         internal = np.arange(self._next_int, self._next_int + len(id_list), dtype=np.int64)
         self._next_int += len(id_list)
@@ -149,10 +161,12 @@ class VectorIndex:
 
     def remove(self, ids: Iterable[str]) -> int:
         """Delete items (unknown ids are ignored); returns how many were present."""
-        present = [item for item in dict.fromkeys(ids) if item in self._int_of]
-        self._drop(present)
-        if present:
-            self._maybe_switch_or_compact()
+        wanted = list(dict.fromkeys(ids))
+        with self._lock.writing():
+            present = [item for item in wanted if item in self._int_of]
+            self._drop(present)
+            if present:
+                self._maybe_switch_or_compact()
         return len(present)
 
     def _drop(self, ids: list[str]) -> None:
@@ -176,13 +190,15 @@ class VectorIndex:
     @property
     def ids(self) -> list[str]:
         """Live ids in insertion order of their current vectors."""
-        return [self._id_of[key] for key in sorted(self._id_of)]
+        with self._lock.reading():
+            return [self._id_of[key] for key in sorted(self._id_of)]
 
     def vector(self, item: str) -> np.ndarray:
         """The stored vector of `item` (KeyError naming the id if absent)."""
-        if item not in self._int_of:
-            raise KeyError(f"id {item!r} is not in the index")
-        return self._index.reconstruct(self._int_of[item])
+        with self._lock.reading():
+            if item not in self._int_of:
+                raise KeyError(f"id {item!r} is not in the index")
+            return self._index.reconstruct(self._int_of[item])
 
     def search(
         self,
@@ -201,6 +217,12 @@ class VectorIndex:
         if not isinstance(k, int) or k < 1:
             raise ValueError(f"k must be a positive int, got {k!r}")
         per_query = _per_query_exclusions(exclude, queries.shape[0])
+        with self._lock.reading():
+            return self._search(queries, k, per_query)
+
+    def _search(
+        self, queries: np.ndarray, k: int, per_query: list[Collection[str]]
+    ) -> tuple[list[list[str]], np.ndarray]:
         pad = -np.inf if self.metric == "ip" else np.inf
         scores = np.full((queries.shape[0], k), pad, dtype=np.float32)
         results: list[list[str]] = [[] for _ in range(queries.shape[0])]
@@ -226,9 +248,10 @@ class VectorIndex:
         return results, scores
 
     def _raw_search(self, queries: np.ndarray, fetch: int) -> tuple[np.ndarray, np.ndarray]:
-        if self._hnsw:
-            inner = faiss.downcast_index(self._index.index)
-            inner.hnsw.efSearch = max(self.ef_search, fetch)
+        if self._hnsw:  # breadth per call: never mutate the shared index's efSearch under readers
+            params = faiss.SearchParametersHNSW()
+            params.efSearch = max(self.ef_search, fetch)
+            return self._index.search(queries, fetch, params=params)
         return self._index.search(queries, fetch)
 
     # ------------------------------------------------------------------ persistence
@@ -238,16 +261,17 @@ class VectorIndex:
             self.catalog_version = catalog_version
         target = Path(folder)
         target.mkdir(parents=True, exist_ok=True)
-        faiss.write_index(self._index, str(target / INDEX_FILE))
-        manifest: dict[str, Any] = {
-            "format": MANIFEST_FORMAT,
-            "params": self.get_params(),
-            "hnsw": self._hnsw,
-            "size": len(self),
-            "next_int": self._next_int,
-            "tombstones": sorted(self._tombstones),
-            "ids": [[item, key] for item, key in self._int_of.items()],
-        }
+        with self._lock.reading():  # index file and manifest from one state
+            faiss.write_index(self._index, str(target / INDEX_FILE))
+            manifest: dict[str, Any] = {
+                "format": MANIFEST_FORMAT,
+                "params": self.get_params(),
+                "hnsw": self._hnsw,
+                "size": len(self),
+                "next_int": self._next_int,
+                "tombstones": sorted(self._tombstones),
+                "ids": [[item, key] for item, key in self._int_of.items()],
+            }
         (target / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
         return target
 

@@ -20,14 +20,18 @@ import binascii
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from features.interactions import SESSION_PREFIX
+
+logger = logging.getLogger(__name__)
 
 SNAPSHOT_ID_BYTES = 18
 """Random bytes per snapshot id (144 bits: ids cannot be guessed; 24 url-safe characters)."""
@@ -137,9 +141,16 @@ class SnapshotCache(Protocol):
 class MemorySnapshotCache:
     """Bounded, thread-safe LRU of snapshots in this process, each kept `ttl_seconds` after it was saved."""
 
-    def __init__(self, max_entries: int = 10_000, ttl_seconds: float = 3_600.0) -> None:
+    def __init__(
+        self,
+        max_entries: int = 10_000,
+        ttl_seconds: float = 3_600.0,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         if max_entries < 1 or ttl_seconds <= 0:
             raise ValueError("MemorySnapshotCache: max_entries must be >= 1 and ttl_seconds > 0")
+        self._monotonic = monotonic
         self.max_entries = max_entries
         self.ttl_seconds = ttl_seconds
         self._entries: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
@@ -147,7 +158,7 @@ class MemorySnapshotCache:
 
     def save(self, snapshot_id: str, payload: dict[str, Any]) -> None:
         with self._lock:
-            self._entries[snapshot_id] = (time.monotonic() + self.ttl_seconds, payload)
+            self._entries[snapshot_id] = (self._monotonic() + self.ttl_seconds, payload)
             self._entries.move_to_end(snapshot_id)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
@@ -157,7 +168,7 @@ class MemorySnapshotCache:
             entry = self._entries.get(snapshot_id)
             if entry is None:
                 return None
-            if time.monotonic() >= entry[0]:
+            if self._monotonic() >= entry[0]:
                 del self._entries[snapshot_id]
                 return None
             self._entries.move_to_end(snapshot_id)
@@ -175,32 +186,73 @@ class SnapshotStore(Protocol):
     ) -> None: ...
     def load_snapshot(self, snapshot_id: str) -> dict[str, Any] | None: ...
     def purge_snapshots(self, before: Any = None) -> int: ...
+    def trim_snapshots(self, keep: int) -> int: ...
+
+
+def run_in_thread(job: Callable[[], None]) -> None:
+    """Run `job` on a daemon thread (housekeeping that must not delay the request that triggered it)."""
+    threading.Thread(target=job, name="kepu-snapshot-housekeeping", daemon=True).start()
 
 
 class StoreSnapshotCache:
     """Snapshots in the shared store, so a cursor issued by one process is honoured by every other.
 
-    Expired rows are deleted by the first save after each `purge_interval_seconds` (no extra job to run).
+    Stored snapshots are bounded: every `purge_interval_seconds`, and after every `max_stored // 10` saves,
+    a background job (`run_in_background`, default a daemon thread: never the request's own thread)
+    deletes expired rows and then all but the `max_stored` newest. So the table holds at most about
+    `max_stored` rows plus what the workers save before their next housekeeping (≤ 10 % each).
+    `monotonic` is injectable so tests control when housekeeping is due.
     """
 
-    def __init__(self, store: SnapshotStore, ttl_seconds: float = 3_600.0, purge_interval_seconds: float = 600.0):
+    def __init__(
+        self,
+        store: SnapshotStore,
+        ttl_seconds: float = 3_600.0,
+        purge_interval_seconds: float = 600.0,
+        *,
+        max_stored: int = 20_000,
+        monotonic: Callable[[], float] = time.monotonic,
+        run_in_background: Callable[[Callable[[], None]], None] = run_in_thread,
+    ):
         if ttl_seconds <= 0 or purge_interval_seconds <= 0:
             raise ValueError("StoreSnapshotCache: ttl_seconds and purge_interval_seconds must be > 0")
+        if max_stored < 1:
+            raise ValueError(f"StoreSnapshotCache: max_stored must be >= 1, got {max_stored}")
         self.store = store
         self.ttl_seconds = ttl_seconds
         self.purge_interval_seconds = purge_interval_seconds
-        self._next_purge = time.monotonic() + purge_interval_seconds
+        self.max_stored = max_stored
+        self._monotonic = monotonic
+        self._run_in_background = run_in_background
+        self._next_purge = monotonic() + purge_interval_seconds
+        self._saves_since = 0
+        self._busy = False
         self._lock = threading.Lock()
 
     def save(self, snapshot_id: str, payload: dict[str, Any]) -> None:
         owner = owner_of(payload.get("context") or {})
         self.store.save_snapshot(snapshot_id, payload, self.ttl_seconds, owner=owner)
         with self._lock:
-            due = time.monotonic() >= self._next_purge
-            if due:
-                self._next_purge = time.monotonic() + self.purge_interval_seconds
-        if due:
+            self._saves_since += 1
+            due = self._monotonic() >= self._next_purge or self._saves_since >= max(1, self.max_stored // 10)
+            start = due and not self._busy
+            if start:
+                self._busy = True
+                self._saves_since = 0
+                self._next_purge = self._monotonic() + self.purge_interval_seconds
+        if start:
+            self._run_in_background(self.housekeep)
+
+    def housekeep(self) -> None:
+        """Delete expired snapshots, then trim to `max_stored`; a store error is logged, never raised."""
+        try:
             self.store.purge_snapshots()
+            self.store.trim_snapshots(self.max_stored)
+        except Exception:
+            logger.warning("snapshot housekeeping failed", exc_info=True)
+        finally:
+            with self._lock:
+                self._busy = False
 
     def load(self, snapshot_id: str) -> dict[str, Any] | None:
         return self.store.load_snapshot(snapshot_id)

@@ -136,6 +136,7 @@ class ServiceSettings:
     cursor_secret: str | None = None
     snapshot_ttl_seconds: float = 3_600.0
     snapshot_max_entries: int = 10_000  # in-memory snapshot cache only
+    snapshot_max_stored: int = 20_000  # store snapshot cache: rows kept (≈ 18 KB each), trimmed in the background
 
     CURSOR_SECRET_NAME = "cursor_secret"
     """Name of the store's shared secret that signs cursors when `cursor_secret` is unset."""
@@ -158,6 +159,8 @@ class ServiceSettings:
             raise ValueError(f"snapshot_ttl_seconds must be > 0, got {self.snapshot_ttl_seconds}")
         if self.snapshot_max_entries < 1:
             raise ValueError(f"snapshot_max_entries must be >= 1, got {self.snapshot_max_entries}")
+        if self.snapshot_max_stored < 1:
+            raise ValueError(f"snapshot_max_stored must be >= 1, got {self.snapshot_max_stored}")
 
 
 @dataclass
@@ -236,7 +239,7 @@ class RecommendationService:
     def _default_snapshots(self) -> SnapshotCache:
         cfg = self.settings
         if callable(getattr(self.store, "save_snapshot", None)):
-            return StoreSnapshotCache(self.store, cfg.snapshot_ttl_seconds)
+            return StoreSnapshotCache(self.store, cfg.snapshot_ttl_seconds, max_stored=cfg.snapshot_max_stored)
         return MemorySnapshotCache(cfg.snapshot_max_entries, cfg.snapshot_ttl_seconds)
 
     def _cursor_secret(self) -> str | None:

@@ -1,11 +1,10 @@
 """Several workers on one store, simulated in-process: two apps, each with its own Store connection and
 service (as two uvicorn workers have). Cursors from one are honoured by the other, and a model version
-activated through one is served by the other after `model_sync_seconds`."""
+activated through one is served by the other after `model_sync_seconds` (of a clock the test moves)."""
 
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -18,7 +17,8 @@ from api.service_provider import BundleServiceProvider
 from content_catalog.store import Store
 from tests.test_api_support import ADMIN, READER, api_settings, shared_trained_db
 
-SYNC_SECONDS = 0.3
+SYNC_SECONDS = 600.0  # never reached by the wall clock during a test: only `TICKS` moves time
+TICKS = [0.0]
 
 
 @pytest.fixture
@@ -26,12 +26,14 @@ def workers(tmp_path: Path) -> Iterator[tuple[TestClient, TestClient, Store]]:
     db = tmp_path / "kepu.db"
     shutil.copyfile(shared_trained_db(), db)
     settings = api_settings(tmp_path, model_sync_seconds=SYNC_SECONDS)
+    TICKS[0] = 0.0
     with ExitStack() as stack:
         clients = []
         for _ in range(2):
             store = Store(f"sqlite:///{db.as_posix()}")
             stack.callback(store.close)
-            app = create_app(settings, store=store, service_provider=BundleServiceProvider(store, settings))
+            provider = BundleServiceProvider(store, settings, monotonic=lambda: TICKS[0])
+            app = create_app(settings, store=store, service_provider=provider)
             clients.append(stack.enter_context(TestClient(app)))
         yield clients[0], clients[1], store
 
@@ -55,7 +57,9 @@ def test_activation_on_one_worker_reaches_the_other(workers: tuple) -> None:
     first, second, store = workers
     assert second.get("/v1/models", headers=ADMIN).json()["serving"] == "v1"
     assert first.post("/v1/models/v2:activate", headers=ADMIN).json()["serving"] == "v2"
-    time.sleep(SYNC_SECONDS + 0.05)
+    page = second.get("/v1/recommendations", params={"audience": "youth"}, headers=READER).json()
+    assert page["model_version"] == "v1"  # the sync interval has not passed for this worker
+    TICKS[0] += SYNC_SECONDS
     page = second.get("/v1/recommendations", params={"audience": "youth"}, headers=READER).json()
     assert page["model_version"] == "v2"
     assert second.get("/v1/models", headers=ADMIN).json()["serving"] == "v2"

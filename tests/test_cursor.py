@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -43,9 +44,12 @@ def test_memory_cache_lru_and_expiry() -> None:
     cache.save("k3", {"n": 3})  # k2 is now the least recently used
     assert cache.load("k2") is None and cache.load("k1") == {"n": 1}
     assert len(cache) == 2
-    short = MemorySnapshotCache(ttl_seconds=0.05)
+    ticks = [0.0]
+    short = MemorySnapshotCache(ttl_seconds=0.05, monotonic=lambda: ticks[0])
     short.save("k", {"n": 1})
-    time.sleep(0.06)
+    ticks[0] = 0.049
+    assert short.load("k") == {"n": 1}
+    ticks[0] = 0.05
     assert short.load("k") is None
     with pytest.raises(ValueError):
         MemorySnapshotCache(max_entries=0)
@@ -84,14 +88,24 @@ def test_pager_issues_cursors_another_pager_on_the_same_store_can_open(tmp_path:
 
 
 def test_store_cache_expires_and_purges(tmp_path: Path) -> None:
-    with Store(f"sqlite:///{(tmp_path / 'kepu.db').as_posix()}") as store:
-        cache = StoreSnapshotCache(store, ttl_seconds=0.2, purge_interval_seconds=0.1)
+    now = [datetime(2025, 3, 1, tzinfo=UTC)]
+    ticks = [0.0]
+    with Store(f"sqlite:///{(tmp_path / 'kepu.db').as_posix()}", clock=lambda: now[0]) as store:
+        cache = StoreSnapshotCache(
+            store, ttl_seconds=0.2, purge_interval_seconds=0.1, monotonic=lambda: ticks[0], run_in_background=_run_now
+        )
         pager = Pager(cache, CursorCodec("s"))
         cursor = pager.cursor(Position(pager.save(_snapshot()), 0))
         assert pager.open(cursor)[0].ranked == ["x", "y"]
-        time.sleep(0.25)
+        now[0] += timedelta(seconds=0.25)
+        ticks[0] += 0.25
         with pytest.raises(CursorExpired):
             pager.open(cursor)
         pager.save(_snapshot())  # the first save after the purge interval deletes the expired row
         assert store.purge_snapshots() == 0
+        assert store.count_snapshots() == 1
         assert store.load_snapshot("nothing") is None
+
+
+def _run_now(job: Callable[[], None]) -> None:
+    job()

@@ -96,8 +96,12 @@ def test_foreign_secret_and_expiry_still_refuse(two_workers: tuple) -> None:
     with pytest.raises(CursorError, match="signature"):
         other_deployment.recommend(request.model_copy(update={"cursor": cursor}))
 
-    short = _service(store, dataclasses.replace(SETTINGS, snapshot_ttl_seconds=0.001))
+    now = [datetime.now(UTC)]
+    store.clock = lambda: now[0]  # the test moves time: expiry never depends on how fast the machine is
+    short = _service(store, dataclasses.replace(SETTINGS, snapshot_ttl_seconds=60))
     expiring = short.recommend(request).next_cursor
+    assert short.recommend(request.model_copy(update={"cursor": expiring})).items is not None
+    now[0] += timedelta(seconds=60)
     with pytest.raises(CursorExpired):
         short.recommend(request.model_copy(update={"cursor": expiring}))
 

@@ -3,13 +3,14 @@ secrets, and experiment variant params (with exactly one audit row per experimen
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from content_catalog.store import Store
-from content_catalog.store.types import utc_now
+from recommender.cursor import StoreSnapshotCache
 from tests.store_fixtures import (  # noqa: F401
     backend_fixture,
     pg_databases_fixture,
@@ -21,7 +22,33 @@ from tests.store_fixtures import (  # noqa: F401
 PAYLOAD = {"ranked": ["a", "b"], "context": {"a": "seniors", "t": []}, "details": {"a": [0.5, "为老年朋友精选"]}}
 
 
-def test_snapshot_round_trip_replace_and_expiry(store: Store) -> None:
+class ManualClock:
+    """A clock the test moves by hand: expiry is decided by the test, never by how fast the machine is."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture(name="clock")
+def clock_fixture() -> ManualClock:
+    return ManualClock(datetime(2025, 3, 1, 8, 0, tzinfo=UTC))
+
+
+@pytest.fixture(name="clocked")
+def clocked_fixture(store_url: str, clock: ManualClock) -> Iterator[Store]:
+    """A store whose notion of 'now' is `clock`."""
+    with Store(store_url, clock=clock) as opened:
+        yield opened
+
+
+def test_snapshot_round_trip_replace_and_expiry(clocked: Store, clock: ManualClock) -> None:
+    store = clocked
     store.save_snapshot("s1", PAYLOAD, ttl_seconds=60)
     assert store.load_snapshot("s1") == PAYLOAD
     store.save_snapshot("s1", {"ranked": ["c"]}, ttl_seconds=60)  # same id: replaced, not duplicated
@@ -29,10 +56,64 @@ def test_snapshot_round_trip_replace_and_expiry(store: Store) -> None:
     assert store.load_snapshot("missing") is None
 
     store.save_snapshot("short", PAYLOAD, ttl_seconds=0.001)
+    assert store.load_snapshot("short") == PAYLOAD  # the clock has not moved: still valid
+    clock.advance(0.001)
     assert store.load_snapshot("short") is None  # expired rows are invisible before any purge
+    assert store.load_snapshot("s1") == {"ranked": ["c"]}
     assert store.purge_snapshots() == 1
-    assert store.purge_snapshots(before=utc_now() + timedelta(hours=2)) == 1  # s1 (expires in 60 s)
+    assert store.purge_snapshots(before=clock.now + timedelta(hours=2)) == 1  # s1 (expires in 60 s)
     assert store.load_snapshot("s1") is None
+
+
+def test_trim_keeps_only_the_newest_snapshots(clocked: Store, clock: ManualClock) -> None:
+    for n in range(7):
+        clocked.save_snapshot(f"s{n}", {"ranked": [str(n)]}, ttl_seconds=3_600)
+        clock.advance(1)
+    assert clocked.count_snapshots() == 7
+    assert clocked.trim_snapshots(keep=3) == 4
+    assert clocked.count_snapshots() == 3
+    assert [n for n in range(7) if clocked.load_snapshot(f"s{n}") is not None] == [4, 5, 6]
+    assert clocked.trim_snapshots(keep=3) == 0
+    with pytest.raises(ValueError, match="keep"):
+        clocked.trim_snapshots(keep=-1)
+
+
+def test_cache_housekeeping_runs_in_the_background_and_bounds_the_table(clocked: Store, clock: ManualClock) -> None:
+    jobs: list[Callable[[], None]] = []
+    ticks = [0.0]
+    cache = StoreSnapshotCache(
+        clocked,
+        ttl_seconds=60,
+        purge_interval_seconds=600,
+        max_stored=20,
+        monotonic=lambda: ticks[0],
+        run_in_background=jobs.append,
+    )
+    for n in range(25):
+        cache.save(f"s{n}", {"ranked": [str(n)]})
+        clock.advance(1)
+    # after 2 saves (max_stored // 10) housekeeping was handed to the background, not run inline;
+    # while that job is pending no second one is started
+    assert len(jobs) == 1 and clocked.count_snapshots() == 25
+    jobs.pop()()
+    assert clocked.count_snapshots() == 20
+    clock.advance(120)  # everything expires
+    ticks[0] = 601.0  # and the purge interval has passed
+    cache.save("fresh", {"ranked": ["f"]})
+    assert len(jobs) == 1
+    jobs.pop()()
+    assert clocked.count_snapshots() == 1 and cache.load("fresh") == {"ranked": ["f"]}
+
+
+def test_cache_housekeeping_failure_is_logged_not_raised(clocked: Store, caplog: pytest.LogCaptureFixture) -> None:
+    jobs: list[Callable[[], None]] = []
+    cache = StoreSnapshotCache(clocked, ttl_seconds=60, max_stored=1, run_in_background=jobs.append)
+    cache.save("s", {"ranked": []})
+    clocked.close()
+    broken = Store.__new__(Store)  # a store whose every call fails, as during an outage
+    cache.store = broken
+    jobs.pop()()
+    assert "snapshot housekeeping failed" in caplog.text
 
 
 def test_snapshot_validation(store: Store) -> None:

@@ -7,14 +7,17 @@ CTR = clicks / impressions over events labelled `<experiment>/<variant>`.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from fastapi import APIRouter, Query
+from pydantic import ValidationError
 
 from api.deps import Admin, Editor, StoreDep
 from api.errors import ApiError
 from api.experiments import variant_ctr
-from api.schemas import ExperimentIn, ExperimentOut, ExperimentsOut, Variant, VariantParams, VariantStats
+from api.schemas import ExperimentIn, ExperimentOut, ExperimentsOut, VariantOut, VariantParams, VariantStats
+from content_catalog.input_policy import ITEM_EARLIEST, ITEM_LATEST, check_range, to_utc
 from content_catalog.store import Store
 from content_catalog.store.records import Experiment
 
@@ -32,6 +35,17 @@ def active_experiment_variants(store: Store) -> tuple[str, list[dict]] | None:
     ]
 
 
+def stored_variant(name: str, share: object, params: object) -> VariantOut:
+    """A variant as stored. Rows written before weights and params were validated may hold values the
+    input schema now refuses (1.79e308, NaN, mmr_lambda 7): they are shown as they are, never a 500."""
+    weight = share if isinstance(share, int | float) and math.isfinite(share) else None
+    try:
+        checked = VariantParams.model_validate(params or {}).model_dump()
+    except ValidationError:
+        checked = dict(params) if isinstance(params, dict) else {}
+    return VariantOut(name=name, weight=weight, params=checked)
+
+
 def experiment_out(store: Store, experiment: Experiment, since: datetime | None) -> ExperimentOut:
     names = list(experiment.variants)
     events = store.events_frame(since=since if since is not None else experiment.created_at)
@@ -40,10 +54,7 @@ def experiment_out(store: Store, experiment: Experiment, since: datetime | None)
         name=experiment.name,
         active=experiment.active,
         created_at=experiment.created_at,
-        variants=[
-            Variant(name=v, weight=share, params=VariantParams(**experiment.params.get(v, {})))
-            for v, share in experiment.variants.items()
-        ],
+        variants=[stored_variant(v, share, experiment.params.get(v)) for v, share in experiment.variants.items()],
         stats={v: VariantStats(**s) for v, s in stats.items()},
     )
 
@@ -54,6 +65,10 @@ def list_experiments(
     store: StoreDep,
     since: datetime | None = Query(None, description="count events from here (default: experiment start)"),
 ) -> ExperimentsOut:
+    try:
+        since = check_range(to_utc(since), ITEM_EARLIEST, ITEM_LATEST)
+    except ValueError as exc:
+        raise ApiError(422, f"query.since: {exc}", field="query.since") from exc
     return ExperimentsOut(experiments=[experiment_out(store, e, since) for e in store.list_experiments()])
 
 

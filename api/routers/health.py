@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Response
 
 from api.deps import MetricsDep, ProviderDep, StoreDep
@@ -9,6 +11,17 @@ from api.responses import OrjsonResponse
 from api.schemas import HealthOut
 
 router = APIRouter(tags=["ops"])
+logger = logging.getLogger(__name__)
+
+
+def _follow_store(provider: object) -> None:
+    """Pick up a version another worker activated before reporting (never an error: readiness reports)."""
+    sync = getattr(provider, "sync", None)
+    if callable(sync):
+        try:
+            sync(force=True)
+        except Exception:  # the store check in /readyz says what is wrong with the store
+            logger.warning("model sync before a health report failed", exc_info=True)
 
 
 @router.get("/healthz", response_model=HealthOut, summary="The process is up")
@@ -24,9 +37,13 @@ def readyz(store: StoreDep, provider: ProviderDep) -> Response:
         checks["store"] = "ok"
     except Exception as exc:  # readiness must report, never crash
         checks["store"] = f"unreachable: {type(exc).__name__}"
+    _follow_store(provider)
     version = provider.version()
     problem = getattr(provider, "load_error", None)
-    checks["model"] = f"ok ({version})" if version else (problem or "no model loaded")
+    if version:
+        checks["model"] = f"ok ({version})" + (f"; {problem}" if problem else "")
+    else:
+        checks["model"] = problem or "no model loaded"
     ready = checks["store"] == "ok" and version is not None
     body = HealthOut(status="ok" if ready else "unavailable", checks=checks)
     return OrjsonResponse(body.model_dump(), status_code=200 if ready else 503)
@@ -34,5 +51,6 @@ def readyz(store: StoreDep, provider: ProviderDep) -> Response:
 
 @router.get("/metrics", summary="Prometheus metrics (text exposition format)")
 def metrics(metrics: MetricsDep, provider: ProviderDep) -> Response:
+    _follow_store(provider)
     metrics.set_model(provider.version())
     return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")

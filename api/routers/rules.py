@@ -14,6 +14,7 @@ from api.schemas import AudienceId, Channel, RuleIn, RuleOut, RulesOut
 from content_catalog.store.records import Rule
 
 router = APIRouter(prefix="/v1", tags=["rules"])
+MAX_RULE_ID = 2**31 - 1
 
 
 def rule_out(rule: Rule) -> RuleOut:
@@ -66,6 +67,8 @@ def create_rule(body: RuleIn, caller: Editor, store: StoreDep) -> RuleOut:
 
 @router.delete("/rules/{rule_id}", status_code=204, summary="Remove (expire) a rule")
 def delete_rule(rule_id: int, caller: Editor, store: StoreDep) -> Response:
-    if not store.delete_rule(rule_id, actor=caller.actor):
+    # ids are positive 32-bit integers (PostgreSQL INTEGER): anything else names no rule, and must not
+    # reach the driver (SQLite raises OverflowError past 2**63, PostgreSQL a DataError past 2**31)
+    if not 0 < rule_id <= MAX_RULE_ID or not store.delete_rule(rule_id, actor=caller.actor):
         raise ApiError(404, f"rule {rule_id} not found", field="path.rule_id")
     return Response(status_code=204)

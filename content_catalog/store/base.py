@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Self, TypeVar
 
 from sqlalchemy import Engine, Insert
@@ -28,8 +29,11 @@ class StoreBase:
     on any error, rolls back so nothing is half-written.
     """
 
-    def __init__(self, url: str, *, migrate: bool = True, **engine_kwargs: Any) -> None:
+    def __init__(
+        self, url: str, *, migrate: bool = True, clock: Callable[[], datetime] = utc_now, **engine_kwargs: Any
+    ) -> None:
         self.url = url
+        self.clock = clock  # current time (aware UTC); tests pass their own to control expiry, no sleeps
         self._engine: Engine = engines.make_engine(url, **engine_kwargs)
         if migrate:
             engines.upgrade(self._engine, "head")

@@ -124,6 +124,17 @@ class RegistryMixin(StoreBase):
             session.add(row)
         return _index(row)
 
+    def vector_index_versions(self, encoder: str, limit: int = 10) -> list[VectorIndexVersion]:
+        """The `limit` most recently built indexes for `encoder`, newest first (a loader falls back along it)."""
+        query = (
+            select(VectorIndexVersionRow)
+            .where(VectorIndexVersionRow.encoder == encoder)
+            .order_by(VectorIndexVersionRow.created_at.desc(), VectorIndexVersionRow.id.desc())
+            .limit(limit)
+        )
+        with self._read() as session:
+            return [_index(row) for row in session.scalars(query)]
+
     def latest_vector_index_version(self, encoder: str) -> VectorIndexVersion | None:
         """The most recently built index for `encoder` (compare its catalog_version to decide staleness)."""
         query = (

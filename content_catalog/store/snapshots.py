@@ -12,11 +12,11 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from content_catalog.store.models import AppSecretRow, FeedSnapshotRow
 from content_catalog.store.subjects import SubjectsMixin
-from content_catalog.store.types import as_utc, utc_now
+from content_catalog.store.types import as_utc
 
 MAX_SNAPSHOT_ID = 64
 
@@ -37,7 +37,7 @@ class SnapshotsMixin(SubjectsMixin):
             raise ValueError(f"payload: expected a JSON object, got {type(payload).__name__}")
         if not math.isfinite(ttl_seconds) or ttl_seconds <= 0:
             raise ValueError(f"ttl_seconds: must be finite and > 0, got {ttl_seconds}")
-        now = utc_now()
+        now = self.clock()
         values = {
             "id": snapshot_id,
             "payload": payload,
@@ -57,7 +57,7 @@ class SnapshotsMixin(SubjectsMixin):
         query = select(FeedSnapshotRow.payload, FeedSnapshotRow.expires_at).where(FeedSnapshotRow.id == snapshot_id)
         with self._read() as session:
             row = session.execute(query).first()
-        if row is None or row.expires_at <= utc_now():
+        if row is None or row.expires_at <= self.clock():
             return None
         return dict(row.payload)
 
@@ -68,9 +68,27 @@ class SnapshotsMixin(SubjectsMixin):
 
     def purge_snapshots(self, before: datetime | None = None) -> int:
         """Delete snapshots that expire at or before `before` (default: now); returns how many."""
-        cutoff = utc_now() if before is None else as_utc(before)
+        cutoff = self.clock() if before is None else as_utc(before)
         with self._write() as session:
             return int(session.execute(delete(FeedSnapshotRow).where(FeedSnapshotRow.expires_at <= cutoff)).rowcount)
+
+    def trim_snapshots(self, keep: int) -> int:
+        """Delete all but the `keep` newest snapshots (the cap on what feeds may store); returns how many.
+
+        Why: every first page writes one snapshot (~18 KB with 200 ranked ids and their reasons), so without
+        a cap a crawler could grow the database without bound within one TTL.
+        """
+        if keep < 0:
+            raise ValueError(f"keep: must be >= 0, got {keep}")
+        newest_first = (FeedSnapshotRow.created_at.desc(), FeedSnapshotRow.id.desc())
+        beyond = select(FeedSnapshotRow.id).order_by(*newest_first).offset(keep).scalar_subquery()
+        with self._write() as session:
+            return int(session.execute(delete(FeedSnapshotRow).where(FeedSnapshotRow.id.in_(beyond))).rowcount)
+
+    def count_snapshots(self) -> int:
+        """How many snapshot rows are stored (expired ones included until a purge)."""
+        with self._read() as session:
+            return int(session.scalar(select(func.count()).select_from(FeedSnapshotRow)) or 0)
 
     def shared_secret(self, name: str) -> str:
         """The store's secret called `name`, created (random, 256 bits) by whichever process asks first."""
@@ -81,7 +99,7 @@ class SnapshotsMixin(SubjectsMixin):
             value = session.scalar(query)
         if value is not None:
             return value
-        candidate = {"name": name, "value": secrets.token_urlsafe(32), "created_at": utc_now()}
+        candidate = {"name": name, "value": secrets.token_urlsafe(32), "created_at": self.clock()}
         with self._write() as session:
             # Two processes may both get here: the first insert wins and both read the winner back.
             insert: Any = self._insert(AppSecretRow.__table__).values(**candidate)
