@@ -1,4 +1,5 @@
-"""The `Store`: one SQLAlchemy-backed home for items, users, events, rules, experiments, models, snapshots."""
+"""The `Store`: one SQLAlchemy-backed home for items, users, events, rules, experiments, models, snapshots,
+and the dashboard aggregates over them."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from content_catalog.store.events import EventsMixin
 from content_catalog.store.items import ItemsMixin
 from content_catalog.store.registry import RegistryMixin
 from content_catalog.store.snapshots import SnapshotsMixin
+from content_catalog.store.stats import StatsMixin
 
 
-class Store(ItemsMixin, EventsMixin, EditorialMixin, RegistryMixin, SnapshotsMixin):
+class Store(ItemsMixin, EventsMixin, EditorialMixin, RegistryMixin, SnapshotsMixin, StatsMixin):
     """Kepu's store on SQLite (default, a file under ./var/) or PostgreSQL (by URL).
 
     Opening it runs `alembic upgrade head`, so a store written by an older version upgrades in place.
