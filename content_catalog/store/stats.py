@@ -19,8 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, String, Text, case, cast, func, or_, select, true
+from sqlalchemy import ColumnElement, Float, Select, String, Text, case, cast, func, or_, select, true
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ClauseElement
 
 from content_catalog.store.base import StoreBase
 from content_catalog.store.models import EventRow, ItemRow, UserRow, UserSessionRow
@@ -199,9 +202,9 @@ class StatsMixin(StoreBase):
         return score, source, tags
 
     # ------------------------------------------------------------------------------------------ reach
-    def reach_by_day(self, since: datetime, until: datetime) -> list[ReachRow]:
-        """Impressions and clicks per UTC day × audience × channel, for events with `since <= timestamp <
-        until`, ordered by day, audience, channel (days without events are absent)."""
+    def reach_query(self, since: datetime, until: datetime) -> Select[Any]:
+        """The reach aggregate: (day, users.audiences JSON text, channel, type, count). Events are first
+        grouped per user inside the index range, then joined to users once per group, not per event."""
         day = self._utc_day(EventRow.timestamp).label("day")
         user = self._resolved_user().label("uid")
         per_user = (
@@ -211,21 +214,25 @@ class StatsMixin(StoreBase):
             .subquery()
         )
         audiences = cast(UserRow.audiences, Text).label("audiences")
-        query = (
+        return (
             select(per_user.c.day, audiences, per_user.c.channel, per_user.c.type, func.sum(per_user.c.n))
             .select_from(per_user)
             .outerjoin(UserRow, UserRow.id == per_user.c.uid)
             .group_by(per_user.c.day, audiences, per_user.c.channel, per_user.c.type)
         )
+
+    def reach_by_day(self, since: datetime, until: datetime) -> list[ReachRow]:
+        """Impressions and clicks per UTC day × audience × channel, for events with `since <= timestamp <
+        until`, ordered by day, audience, channel (days without events are absent)."""
         tallies: dict[tuple[str, str, str], _Tally] = defaultdict(_Tally)
         with self._read() as session:
-            for day_value, raw, channel, kind, n in session.execute(query):
+            for day_value, raw, channel, kind, n in session.execute(self.reach_query(since, until)):
                 for audience in audiences_of(raw):
                     tallies[(str(day_value), audience, channel or "unknown")].add(kind, int(n))
         return [ReachRow(d, a, c, t.impressions, t.clicks) for (d, a, c), t in sorted(tallies.items())]
 
-    def top_items_by_audience(self, since: datetime, until: datetime, k: int = 5) -> dict[str, list[TopItem]]:
-        """Per audience, the `k` items with most clicks (then impressions) in `[since, until)`."""
+    def top_items_query(self, since: datetime, until: datetime) -> Select[Any]:
+        """The top-items aggregate: (users.audiences JSON text, item_id, type, count)."""
         user = self._resolved_user().label("uid")
         per_user = (
             select(EventRow.item_id.label("item_id"), user, EventRow.type.label("type"), func.count().label("n"))
@@ -234,15 +241,18 @@ class StatsMixin(StoreBase):
             .subquery()
         )
         audiences = cast(UserRow.audiences, Text).label("audiences")
-        query = (
+        return (
             select(audiences, per_user.c.item_id, per_user.c.type, func.sum(per_user.c.n))
             .select_from(per_user)
             .outerjoin(UserRow, UserRow.id == per_user.c.uid)
             .group_by(audiences, per_user.c.item_id, per_user.c.type)
         )
+
+    def top_items_by_audience(self, since: datetime, until: datetime, k: int = 5) -> dict[str, list[TopItem]]:
+        """Per audience, the `k` items with most clicks (then impressions) in `[since, until)`."""
         tallies: dict[str, dict[str, _Tally]] = defaultdict(lambda: defaultdict(_Tally))
         with self._read() as session:
-            for raw, item_id, kind, n in session.execute(query):
+            for raw, item_id, kind, n in session.execute(self.top_items_query(since, until)):
                 for audience in audiences_of(raw):
                     tallies[audience][item_id].add(kind, int(n))
             best = {
@@ -264,18 +274,30 @@ class StatsMixin(StoreBase):
 
         Labels are matched by equality (`IN`), so the `(experiment, type, timestamp)` index serves it."""
         labels = {f"{experiment}/{v}": v for v in variants}
-        query = (
-            select(EventRow.experiment, EventRow.type, func.count())
-            .where(EventRow.experiment.in_(list(labels)), EventRow.type.in_(REACH_TYPES))
-            .group_by(EventRow.experiment, EventRow.type)
-        )
-        if since is not None:
-            query = query.where(EventRow.timestamp >= as_utc(since))
         tallies = {v: _Tally() for v in variants}
         with self._read() as session:
-            for label, kind, n in session.execute(query):
+            for label, kind, n in session.execute(self.experiment_query(list(labels), since)):
                 tallies[labels[label]].add(kind, int(n))
         return {v: VariantCounts(t.impressions, t.clicks) for v, t in tallies.items()}
+
+    @staticmethod
+    def experiment_query(labels: list[str], since: datetime | None = None) -> Select[Any]:
+        """The experiment aggregate: (label, type, count) of impressions and clicks with these labels."""
+        query = (
+            select(EventRow.experiment, EventRow.type, func.count())
+            .where(EventRow.experiment.in_(labels), EventRow.type.in_(REACH_TYPES))
+            .group_by(EventRow.experiment, EventRow.type)
+        )
+        return query if since is None else query.where(EventRow.timestamp >= as_utc(since))
+
+    def explain(self, query: Select[Any]) -> list[str]:
+        """The database's plan for `query` (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL), one
+        line per step: what `bench/stats_queries.py` prints and a test checks for the dashboard indexes."""
+        with self._read() as session:
+            rows = session.execute(Explain(query)).all()
+        if self.dialect == "sqlite":
+            return [str(row[-1]) for row in rows]
+        return [str(row[0]) for row in rows]
 
     # ---------------------------------------------------------------------------------------- helpers
     @staticmethod
@@ -306,3 +328,18 @@ def _keys(keys: str | None) -> list[str]:
 
 def _count(session: Session, where: tuple[ColumnElement[bool], ...]) -> int:
     return int(session.scalar(select(func.count()).select_from(ItemRow).where(*where)) or 0)
+
+
+class Explain(Executable, ClauseElement):
+    """`EXPLAIN` of a SELECT, with the SELECT's parameters bound as usual (SQLAlchemy has no built-in one)."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+
+
+@compiles(Explain)
+def _compile_explain(element: Explain, compiler: Any, **kw: Any) -> str:
+    prefix = "EXPLAIN QUERY PLAN " if compiler.dialect.name == "sqlite" else "EXPLAIN "
+    return prefix + compiler.process(element.statement, **kw)
