@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, String, Text, case, cast, func, or_, select, true
+from sqlalchemy import ColumnElement, Float, Select, String, Text, and_, case, cast, func, or_, outerjoin, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.base import Executable
@@ -203,22 +203,16 @@ class StatsMixin(StoreBase):
 
     # ------------------------------------------------------------------------------------------ reach
     def reach_query(self, since: datetime, until: datetime) -> Select[Any]:
-        """The reach aggregate: (day, users.audiences JSON text, channel, type, count). Events are first
-        grouped per user inside the index range, then joined to users once per group, not per event."""
+        """The reach aggregate: (day, users.audiences JSON text, channel, type, count), one pass over the
+        index range with the user looked up per event (cheaper than grouping per user first: measured in
+        `bench/stats_queries.py`)."""
         day = self._utc_day(EventRow.timestamp).label("day")
-        user = self._resolved_user().label("uid")
-        per_user = (
-            select(day, EventRow.channel.label("channel"), user, EventRow.type.label("type"), func.count().label("n"))
-            .where(*self._reach_window(since, until))
-            .group_by(day, EventRow.channel, user, EventRow.type)
-            .subquery()
-        )
         audiences = cast(UserRow.audiences, Text).label("audiences")
         return (
-            select(per_user.c.day, audiences, per_user.c.channel, per_user.c.type, func.sum(per_user.c.n))
-            .select_from(per_user)
-            .outerjoin(UserRow, UserRow.id == per_user.c.uid)
-            .group_by(per_user.c.day, audiences, per_user.c.channel, per_user.c.type)
+            select(day, audiences, EventRow.channel, EventRow.type, func.count())
+            .select_from(self._events_with_users())
+            .where(*self._reach_window(since, until))
+            .group_by(day, audiences, EventRow.channel, EventRow.type)
         )
 
     def reach_by_day(self, since: datetime, until: datetime) -> list[ReachRow]:
@@ -233,19 +227,12 @@ class StatsMixin(StoreBase):
 
     def top_items_query(self, since: datetime, until: datetime) -> Select[Any]:
         """The top-items aggregate: (users.audiences JSON text, item_id, type, count)."""
-        user = self._resolved_user().label("uid")
-        per_user = (
-            select(EventRow.item_id.label("item_id"), user, EventRow.type.label("type"), func.count().label("n"))
-            .where(*self._reach_window(since, until))
-            .group_by(EventRow.item_id, user, EventRow.type)
-            .subquery()
-        )
         audiences = cast(UserRow.audiences, Text).label("audiences")
         return (
-            select(audiences, per_user.c.item_id, per_user.c.type, func.sum(per_user.c.n))
-            .select_from(per_user)
-            .outerjoin(UserRow, UserRow.id == per_user.c.uid)
-            .group_by(audiences, per_user.c.item_id, per_user.c.type)
+            select(audiences, EventRow.item_id, EventRow.type, func.count())
+            .select_from(self._events_with_users())
+            .where(*self._reach_window(since, until))
+            .group_by(audiences, EventRow.item_id, EventRow.type)
         )
 
     def top_items_by_audience(self, since: datetime, until: datetime, k: int = 5) -> dict[str, list[TopItem]]:
@@ -309,10 +296,13 @@ class StatsMixin(StoreBase):
         )
 
     @staticmethod
-    def _resolved_user() -> ColumnElement[Any]:
-        """The event's user id, else the user its session is linked to (looked up only when needed)."""
-        linked = select(UserSessionRow.user_id).where(UserSessionRow.session_id == EventRow.session_id)
-        return func.coalesce(EventRow.user_id, linked.scalar_subquery())
+    def _events_with_users() -> Any:
+        """events LEFT JOIN the session link of events without a user id, LEFT JOIN users on the resolved
+        id (joins, not correlated subqueries: PostgreSQL hashes the small tables instead of planning a
+        lookup per event)."""
+        linked = and_(EventRow.user_id.is_(None), UserSessionRow.session_id == EventRow.session_id)
+        resolved = func.coalesce(EventRow.user_id, UserSessionRow.user_id)
+        return outerjoin(EventRow, UserSessionRow, linked).outerjoin(UserRow, UserRow.id == resolved)
 
     def _utc_day(self, column: Any) -> ColumnElement[str]:
         """'YYYY-MM-DD' of a timestamp in UTC (SQLite stores UTC wall-clock text; PostgreSQL timestamptz)."""
