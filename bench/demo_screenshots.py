@@ -104,8 +104,9 @@ def museum_senior(page: Page, base_url: str, out: Path) -> int:
     page.wait_for_selector(".kepu-strip.kepu-senior li.kepu-card")
     page.wait_for_load_state("networkidle")
     page.screenshot(path=str(out), full_page=True)
+    cards = page.eval_on_selector_all(".kepu-strip.kepu-senior li.kepu-card", "cards => cards.length")
     page.evaluate("KepuWidget.setSeniorMode(false)")
-    return page.eval_on_selector_all(".kepu-strip.kepu-senior li.kepu-card", "cards => cards.length")
+    return cards
 
 
 def dashboard(page: Page, base_url: str, key: str, out: Path) -> dict[str, int]:
@@ -123,7 +124,7 @@ def dashboard(page: Page, base_url: str, key: str, out: Path) -> dict[str, int]:
 
 
 def dashboard_phone(browser: Browser, base_url: str, key: str, out: Path, errors: list[str]) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", device_scale_factor=2)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -114,14 +114,25 @@ function itemList(node, countNode, list, figure) {
 function renderCoverage(data) {
   const audiences = data.audiences.map((a) => a.id);
   const topics = data.topics.map((t) => t.id);
-  const cells = data.cells.map((c) => [topics.indexOf(c.topic), audiences.indexOf(c.audience), c.items]);
   const max = Math.max(1, ...data.cells.map((c) => c.items));
+  // At phone width the 20-odd topics go down the side (one row each) instead of across.
+  const narrow = $("coverage-chart").clientWidth < 600;
+  $("coverage-chart").style.height = narrow ? `${topics.length * 26 + 120}px` : "";
+  chart("coverage-chart").resize();
+  const topicAxis = { type: "category", data: topics.map((t) => labels.topics[t] || t), axisLabel: { interval: 0, fontSize: 11, rotate: narrow ? 0 : 50 } };
+  const audienceAxis = { type: "category", data: audiences.map(audienceLabel), axisLabel: { interval: 0, fontSize: 11, rotate: narrow ? 40 : 0 } };
+  const cells = data.cells.map((c) => {
+    const t = topics.indexOf(c.topic);
+    const a = audiences.indexOf(c.audience);
+    return narrow ? [a, t, c.items] : [t, a, c.items];
+  });
+  const names = (v) => (narrow ? [audiences[v[0]], topics[v[1]]] : [audiences[v[1]], topics[v[0]]]);
   $("coverage-meta").textContent = `在架内容 ${data.items} 条`;
   render("coverage-chart", {
-    tooltip: { formatter: (p) => `${audienceLabel(audiences[p.value[1]])} × ${labels.topics[topics[p.value[0]]] || topics[p.value[0]]}：${p.value[2]} 条` },
-    grid: { left: 8, right: 8, top: 8, bottom: 64, containLabel: true },
-    xAxis: { type: "category", data: topics.map((t) => labels.topics[t] || t), axisLabel: { rotate: 50, interval: 0, fontSize: 11 } },
-    yAxis: { type: "category", data: audiences.map(audienceLabel) },
+    tooltip: { formatter: (p) => { const [a, t] = names(p.value); return `${audienceLabel(a)} × ${labels.topics[t] || t}：${p.value[2]} 条`; } },
+    grid: { left: 8, right: 8, top: 8, bottom: 48, containLabel: true },
+    xAxis: narrow ? audienceAxis : topicAxis,
+    yAxis: narrow ? { ...topicAxis, inverse: true } : audienceAxis,
     visualMap: { min: 0, max, calculable: false, orient: "horizontal", left: "center", bottom: 0, itemHeight: 120,
       inRange: { color: ["#f1f5f4", "#7fc4a6", "#0b6e4f"] }, text: ["多", "少"] },
     series: [{ type: "heatmap", name: "内容数", data: cells, label: { show: true, fontSize: 10 } }],
@@ -203,6 +214,7 @@ function renderExperiments(data) {
     }
   }
   render("experiments-chart", {
+    title: categories.length ? undefined : { text: "暂无实验数据", left: "center", top: "middle", textStyle: { color: "#55606c", fontSize: 14 } },
     tooltip: { trigger: "axis", valueFormatter: (v) => pct(v) },
     grid: { left: 8, right: 16, top: 16, bottom: 8, containLabel: true },
     xAxis: { type: "category", data: categories, axisLabel: { interval: 0, fontSize: 11 } },
@@ -230,11 +242,13 @@ function renderExperiments(data) {
 // ---- models --------------------------------------------------------------------------------------
 
 function renderModels(data) {
-  const preferred = ["ndcg@10", "precision@10", "recall@10"];
+  // The model's holdout figures next to the popularity baseline measured on the same holdout.
+  const preferred = ["ndcg@10", "popularity_ndcg@10", "recall@10", "popularity_recall@10"];
   const shown = preferred.filter((m) => data.metric_names.includes(m));
   const metrics = shown.length ? shown : data.metric_names.slice(0, 3);
   const versions = [...data.models].reverse(); // oldest first, left to right
   render("models-chart", {
+    title: metrics.length ? undefined : { text: "暂无验证指标", left: "center", top: "middle", textStyle: { color: "#55606c", fontSize: 14 } },
     tooltip: { trigger: "axis" },
     legend: { top: 0 },
     grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
