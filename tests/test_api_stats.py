@@ -160,3 +160,11 @@ def test_models_list_validation_figures_and_which_serves(tmp_path: Path) -> None
         ]
         rows = rows_of(c.get("/v1/stats/models", params={"format": "csv"}, headers=EDITOR).text)
         assert [r["version"] for r in rows] == ["v2", "v1"] and rows[1]["ndcg@10"] == "0.21"
+
+
+def test_csv_cells_never_become_spreadsheet_formulas() -> None:
+    from api.csv_export import csv_text
+
+    row = {"title": '=HYPERLINK("x")', "n": -3, "ctr": 0.123456789, "ok": True}
+    (parsed,) = csv.DictReader(io.StringIO(csv_text(["title", "n", "ctr", "ok"], [row])))
+    assert parsed == {"title": '\'=HYPERLINK("x")', "n": "-3", "ctr": "0.123457", "ok": "true"}
