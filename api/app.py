@@ -31,6 +31,7 @@ from api.routers import (
     models,
     recommendations,
     rules,
+    stats,
     users,
 )
 from api.service_provider import BundleServiceProvider, ServiceProvider
@@ -92,7 +93,7 @@ def create_app(
     app.state.retention = retention
 
     install_error_handlers(app)
-    for module in (recommendations, items, users, events, audiences, rules, experiments, models, health):
+    for module in (recommendations, items, users, events, audiences, rules, experiments, models, stats, health):
         app.include_router(module.router)
 
     app.mount("/editor", StaticFiles(directory=STATIC_DIR / "editor", html=True), name="editor")

@@ -1,9 +1,13 @@
-"""Screenshots of the editor page and the museum widget on a running `kepu demo` (the real demo catalog).
+"""Screenshots of the editor page, the dashboard and the museum widget on a running `kepu demo` (the real
+demo catalog), plus the axe-core accessibility report of each page.
 
 Uses Debian's Chromium through Playwright (never `playwright install`). The editor key is read from the
 demo's `demo_api_keys.json`, typed into the page like an editor would, then:
 seniors preview → demo-editor-seniors.png, farmers vs youth side by side → demo-editor-compare.png,
-`/examples/museum.html` → demo-museum.png.
+`/examples/museum.html` → demo-museum.png and, in the 适老化 mode, demo-museum-senior.png;
+the dashboard at desktop and phone width → demo-dashboard.png, demo-dashboard-phone.png.
+Finally it runs the vendored axe-core (tests/vendor/axe-core) over every page and prints a Markdown table
+of the violations by impact (the one in docs/accessibility.md); it exits non-zero on serious or critical ones.
 
     .venv/bin/python bench/demo_screenshots.py --base-url http://127.0.0.1:8791 \
         --keys-file /tmp/kepu-demo-report/demo_api_keys.json
@@ -13,11 +17,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections import Counter
 from pathlib import Path
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for tests.axe_support (the vendored axe-core runner)
+
+from tests.axe_support import axe_violations, blocking  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -86,6 +96,73 @@ def museum(page: Page, base_url: str, out: Path) -> int:
     return page.eval_on_selector_all("#kepu-strip li.kepu-card", "cards => cards.length")
 
 
+def museum_senior(page: Page, base_url: str, out: Path) -> int:
+    """The museum page with the widget switched to the 适老化 mode by the embedding page's call."""
+    page.goto(f"{base_url}/examples/museum.html")
+    page.wait_for_selector("#kepu-strip li.kepu-card")
+    page.evaluate("KepuWidget.setSeniorMode(true)")
+    page.wait_for_selector(".kepu-strip.kepu-senior li.kepu-card")
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(out), full_page=True)
+    cards = page.eval_on_selector_all(".kepu-strip.kepu-senior li.kepu-card", "cards => cards.length")
+    page.evaluate("KepuWidget.setSeniorMode(false)")
+    return cards
+
+
+def dashboard(page: Page, base_url: str, key: str, out: Path) -> dict[str, int]:
+    """The dashboard with every chart drawn; returns the number of data rows behind each chart."""
+    page.goto(f"{base_url}/editor/dashboard.html")
+    page.wait_for_selector("body[data-ready=true]")
+    if page.input_value("#api-key") != key:
+        page.fill("#api-key", key)
+        page.click("#key-form button")
+    page.wait_for_selector("body[data-loaded=true]")
+    page.wait_for_load_state("networkidle")
+    page.screenshot(path=str(out), full_page=True)
+    charts = ("coverage-chart", "reach-chart", "experiments-chart", "models-chart")
+    return {c: int(page.get_attribute(f"#{c}", "data-rows") or 0) for c in charts}
+
+
+def dashboard_phone(browser: Browser, base_url: str, key: str, out: Path, errors: list[str]) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{base_url}/editor/")
+    page.evaluate(f"localStorage.setItem('kepu.editor.apiKey', {json.dumps(key)})")
+    dashboard(page, base_url, key, out)
+    context.close()
+
+
+def accessibility(page: Page, base_url: str) -> dict[str, list[dict]]:
+    """axe-core violations (every impact) of the editor page, the dashboard and the widget in both modes."""
+    found: dict[str, list[dict]] = {}
+    page.goto(f"{base_url}/editor/?audience=seniors&channel=web")
+    page.wait_for_selector("#preview-list li.card")
+    found["编辑工作台 /editor/"] = axe_violations(page)
+    page.goto(f"{base_url}/editor/dashboard.html")
+    page.wait_for_selector("body[data-loaded=true]")
+    found["数据看板 /editor/dashboard.html"] = axe_violations(page)
+    for mode, name in (("0", "标准模式"), ("1", "适老化模式")):
+        page.goto(f"{base_url}/examples/museum.html")
+        page.evaluate(f"localStorage.setItem('kepu.seniorMode', '{mode}')")
+        page.reload()
+        page.wait_for_selector("#kepu-strip li.kepu-card")
+        found[f"推荐栏 widget（{name}）"] = axe_violations(page, "#kepu-strip")
+    page.evaluate("localStorage.removeItem('kepu.seniorMode')")
+    return found
+
+
+def print_accessibility(found: dict[str, list[dict]]) -> None:
+    print("\n| page | critical | serious | moderate | minor | rules |")
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    for page_name, violations in found.items():
+        impacts = Counter(v["impact"] for v in violations)
+        rules = ", ".join(f"{v['id']} ({v['impact']}, {v['nodes']} nodes)" for v in violations) or "–"
+        counts = " | ".join(str(impacts.get(i, 0)) for i in ("critical", "serious", "moderate", "minor"))
+        print(f"| {page_name} | {counts} | {rules} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-url", default="http://127.0.0.1:8791")
@@ -106,10 +183,19 @@ def main(argv: list[str] | None = None) -> int:
         seniors = editor_seniors(page, args.base_url, key, args.k, args.out_dir / "demo-editor-seniors.png")
         farmers, youth = editor_compare(page, args.k, args.out_dir / "demo-editor-compare.png")
         strip = museum(page, args.base_url, args.out_dir / "demo-museum.png")
+        senior = museum_senior(page, args.base_url, args.out_dir / "demo-museum-senior.png")
+        rows = dashboard(page, args.base_url, key, args.out_dir / "demo-dashboard.png")
+        dashboard_phone(browser, args.base_url, key, args.out_dir / "demo-dashboard-phone.png", errors)
+        found = accessibility(page, args.base_url)
         browser.close()
     print(f"seniors cards {seniors}; compare farmers {farmers} / youth {youth}; museum strip {strip}")
+    print(f"museum strip in the seniors' mode {senior}; dashboard rows per chart {rows}")
+    print_accessibility(found)
     if errors:
         raise SystemExit(f"JavaScript errors on the pages: {errors}")
+    serious = {name: blocking(v) for name, v in found.items() if blocking(v)}
+    if serious:
+        raise SystemExit(f"serious or critical accessibility violations: {serious}")
     return 0
 
 

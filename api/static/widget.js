@@ -12,6 +12,12 @@
  *   k         number of cards (1..100, default 6)
  *   userId    a logged-in visitor's id (otherwise an anonymous session id kept in localStorage)
  *   apiKey    only if the server does not accept public reads/events (an ingest key; it is visible!)
+ *   senior    "true" | "false": default of the 适老化 (seniors') mode — larger type, higher contrast,
+ *             fewer words per card (title only, at most two lines), bigger tap targets
+ *
+ * The seniors' mode can also be switched by the visitor (the 大字模式 button in the strip) or by the
+ * embedding page at any time with KepuWidget.setSeniorMode(true|false); the last choice is remembered
+ * in localStorage ("kepu.seniorMode") and wins over the page's default on the next visit.
  *
  * It calls GET /v1/recommendations?channel=web, renders cards with textContent only (item text is
  * never parsed as HTML), and posts impression and click events to POST /v1/events carrying the
@@ -21,7 +27,49 @@
   "use strict";
 
   var SESSION_KEY = "kepu.sessionId";
+  var SENIOR_KEY = "kepu.seniorMode";
+  var SENIOR_STYLE_ID = "kepu-senior-style";
+  var strips = [];
   var script = document.currentScript;
+
+  // Scoped to .kepu-strip.kepu-senior so it wins over the embedding page's own card styles.
+  var SENIOR_CSS = [
+    ".kepu-strip.kepu-senior{background:#fff!important;color:#000!important;font-size:20px;line-height:1.5}",
+    ".kepu-strip.kepu-senior .kepu-strip-title{font-size:26px;color:#000}",
+    ".kepu-strip.kepu-senior .kepu-cards{grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:16px}",
+    ".kepu-strip.kepu-senior .kepu-card a{min-height:72px;padding:14px;border:2px solid #000;color:#000;",
+    "background:#fff;text-decoration:none}",
+    ".kepu-strip.kepu-senior .kepu-card a:focus,.kepu-strip.kepu-senior .kepu-card a:hover{outline:4px solid #0040a0;",
+    "outline-offset:2px}",
+    ".kepu-strip.kepu-senior .kepu-card-title{font-size:22px;font-weight:700;display:-webkit-box;",
+    "-webkit-line-clamp:2;-webkit-box-orient:vertical;overflow:hidden}",
+    ".kepu-strip.kepu-senior .kepu-card-reason{display:none}",
+    ".kepu-strip.kepu-senior button{min-height:52px;min-width:52px;padding:10px 20px;font-size:20px;",
+    "color:#fff;background:#003c78;border:2px solid #003c78;border-radius:8px}",
+    ".kepu-strip .kepu-senior-toggle{margin:0 0 12px;min-height:44px;padding:8px 14px;font-size:16px;cursor:pointer;",
+    "color:#123c69;background:#fff;border:2px solid #123c69;border-radius:6px}",
+  ].join("");
+
+  function storedSeniorMode() {
+    try {
+      var value = window.localStorage.getItem(SENIOR_KEY);
+      return value === "1" ? true : value === "0" ? false : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function rememberSeniorMode(on) {
+    try { window.localStorage.setItem(SENIOR_KEY, on ? "1" : "0"); } catch (e) { /* storage blocked */ }
+  }
+
+  function ensureSeniorStyle() {
+    if (document.getElementById(SENIOR_STYLE_ID)) return;
+    var style = document.createElement("style");
+    style.id = SENIOR_STYLE_ID;
+    style.textContent = SENIOR_CSS;
+    (document.head || document.documentElement).appendChild(style);
+  }
 
   function randomId() {
     var bytes = new Uint8Array(12);
@@ -61,6 +109,7 @@
     return {
       target: d.target, api: d.api, audience: d.audience, k: d.k && Number(d.k),
       userId: d.userId, apiKey: d.apiKey, title: d.title,
+      senior: d.senior === undefined ? undefined : d.senior === "true",
     };
   }
 
@@ -76,7 +125,17 @@
     this.container = typeof options.target === "string" ? document.querySelector(options.target) : options.target;
     this.session = sessionId();
     this.cursor = null;
+    var stored = storedSeniorMode();
+    this.senior = stored !== null ? stored : Boolean(options.senior);
+    this.page = null;
   }
+
+  // Switch the 适老化 mode on or off (re-renders the current cards) and remember the choice.
+  Strip.prototype.setSeniorMode = function (on) {
+    this.senior = Boolean(on);
+    rememberSeniorMode(this.senior);
+    if (this.page) this.render(this.page);
+  };
 
   Strip.prototype.headers = function (json) {
     var h = { Accept: "application/json" };
@@ -134,12 +193,21 @@
 
   Strip.prototype.render = function (page) {
     var self = this;
+    this.page = page;
+    ensureSeniorStyle(); // also holds the toggle button's look
     var root = document.createElement("section");
-    root.className = "kepu-strip";
+    root.className = this.senior ? "kepu-strip kepu-senior" : "kepu-strip";
     var heading = document.createElement("h3");
     heading.className = "kepu-strip-title";
     heading.textContent = this.options.title || "为你推荐";
     root.appendChild(heading);
+    var toggle = document.createElement("button");
+    toggle.type = "button";
+    toggle.className = "kepu-senior-toggle";
+    toggle.setAttribute("aria-pressed", this.senior ? "true" : "false");
+    toggle.textContent = this.senior ? "切换到标准模式" : "大字模式";
+    toggle.addEventListener("click", function () { self.setSeniorMode(!self.senior); });
+    root.appendChild(toggle);
     var list = document.createElement("ul");
     list.className = "kepu-cards";
     page.items.forEach(function (item, i) {
@@ -160,7 +228,7 @@
       title.className = "kepu-card-title";
       title.textContent = item.title;
       link.appendChild(title);
-      if (item.reason) {
+      if (item.reason && !self.senior) {
         var reason = document.createElement("span");
         reason.className = "kepu-card-reason";
         reason.textContent = item.reason;
@@ -187,11 +255,18 @@
     var merged = Object.assign({ target: "#kepu-strip", k: 6 }, optionsFromScript(), options || {});
     var strip = new Strip(merged);
     if (!strip.container) throw new Error("Kepu widget: no element matches " + merged.target);
+    strips.push(strip);
     strip.load();
     return strip;
   }
 
-  window.KepuWidget = { render: render, sessionId: sessionId };
+  // For the embedding page: switch every strip on the page (and remember it for the next visit).
+  function setSeniorMode(on) {
+    rememberSeniorMode(Boolean(on));
+    strips.forEach(function (strip) { strip.setSeniorMode(on); });
+  }
+
+  window.KepuWidget = { render: render, sessionId: sessionId, setSeniorMode: setSeniorMode };
   if (script && script.dataset.target) {
     if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", function () { render(); });
     else render();

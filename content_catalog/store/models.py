@@ -120,6 +120,9 @@ class EventRow(Base):
     __table_args__ = (
         Index("ix_events_user_id_timestamp", "user_id", "timestamp"),
         Index("ix_events_session_id_timestamp", "session_id", "timestamp"),
+        # Dashboard aggregates (content_catalog.store.stats): covering, so reach and top items read only the index.
+        Index("ix_events_stats", "type", "timestamp", "channel", "item_id", "user_id", "session_id"),
+        Index("ix_events_experiment_type", "experiment", "type", "timestamp"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -1,5 +1,5 @@
 """The `Store`: one SQLAlchemy-backed home for items, users, events, rules, experiments, models, snapshots,
-and the personal-information rights (erase, export, retention purge)."""
+and the personal-information rights (erase, export, retention purge); plus the dashboard aggregates over them."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from content_catalog.store.items import ItemsMixin
 from content_catalog.store.privacy import PrivacyMixin
 from content_catalog.store.registry import RegistryMixin
 from content_catalog.store.snapshots import SnapshotsMixin
+from content_catalog.store.stats import StatsMixin
 
 
-class Store(ItemsMixin, EventsMixin, EditorialMixin, RegistryMixin, SnapshotsMixin, PrivacyMixin):
+class Store(ItemsMixin, EventsMixin, EditorialMixin, RegistryMixin, SnapshotsMixin, PrivacyMixin, StatsMixin):
     """Kepu's store on SQLite (default, a file under ./var/) or PostgreSQL (by URL).
 
     Opening it runs `alembic upgrade head`, so a store written by an older version upgrades in place.

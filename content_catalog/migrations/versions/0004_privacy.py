@@ -6,7 +6,7 @@ consult it so a model trained before the erasure no longer serves that subject's
 writes timestamped before the erasure are refused. `feed_snapshots.owner` (the same keyed hash) lets
 an erasure delete the cursor snapshots ranked for that subject.
 
-Revision ID: 0004_i12
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-03
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_i12"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
