@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from api.errors import install_error_handlers
 from api.metrics import ApiMetrics
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.rate_limit import PublicRateLimits
 from api.responses import OrjsonResponse
 from api.routers import (
     audiences,
@@ -43,12 +44,14 @@ def create_app(
     *,
     store: Store | None = None,
     service_provider: ServiceProvider | None = None,
+    rate_limits: PublicRateLimits | None = None,
 ) -> FastAPI:
     """Build the Kepu HTTP app.
 
     settings: API + core settings (default: read from `KEPU_*` env vars).
     store: an open Store (default: `Store.from_settings(settings)`, closed on shutdown).
     service_provider: holds the live RecommendationService (default: loads the store's active bundle).
+    rate_limits: limiters for anonymous calls (default: from settings, on the monotonic clock).
     """
     settings = settings or ApiSettings()
     owns_store = store is None
@@ -79,6 +82,7 @@ def create_app(
     app.state.store = store
     app.state.metrics = metrics
     app.state.services = provider
+    app.state.rate_limits = rate_limits or PublicRateLimits.from_settings(settings)
 
     install_error_handlers(app)
     for module in (recommendations, items, users, events, audiences, rules, experiments, models, health):

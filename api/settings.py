@@ -51,6 +51,15 @@ class ApiSettings(Settings):
         "(0 = never: only this process's own activations swap the model)",
     )
     max_items_per_batch: int = Field(1000, ge=1, le=100_000, description="Items accepted per POST /v1/items:batch")
+    public_reads_per_minute: float = Field(
+        600, ge=0, description="Anonymous reads allowed per client and minute, per worker (0 = no limit; keyed calls "
+        "are never limited)"
+    )
+    public_reads_burst: int = Field(60, ge=1, description="Anonymous reads a client may make at once")
+    public_events_per_minute: float = Field(
+        120, ge=0, description="Anonymous POST /v1/events per client and minute, per worker (0 = no limit)"
+    )
+    public_events_burst: int = Field(30, ge=1, description="Anonymous event posts a client may make at once")
 
     @field_validator("api_keys", mode="before")
     @classmethod
