@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from api.errors import install_error_handlers
 from api.metrics import ApiMetrics
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.openapi import install_error_documentation
 from api.rate_limit import PublicRateLimits
 from api.responses import OrjsonResponse
 from api.routers import (
@@ -85,6 +86,7 @@ def create_app(
     app.state.rate_limits = rate_limits or PublicRateLimits.from_settings(settings)
 
     install_error_handlers(app)
+    install_error_documentation(app)
     for module in (recommendations, items, users, events, audiences, rules, experiments, models, health):
         app.include_router(module.router)
 

@@ -16,7 +16,12 @@ def healthz() -> HealthOut:
     return HealthOut(status="ok")
 
 
-@router.get("/readyz", response_model=HealthOut, summary="Ready to serve: store reachable and a model loaded")
+@router.get(
+    "/readyz",
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "Not ready: `checks` says why"}},
+    summary="Ready to serve: store reachable and a model loaded",
+)
 def readyz(store: StoreDep, provider: ProviderDep) -> Response:
     checks: dict[str, str] = {}
     try:

@@ -18,7 +18,12 @@ router = APIRouter(prefix="/v1", tags=["users"])
 UserIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="external user id")]
 
 
-@router.put("/users/{user_id}", response_model=User, summary="Create or replace a user; link sessions")
+@router.put(
+    "/users/{user_id}",
+    response_model=User,
+    responses={201: {"model": User, "description": "Created (200: replaced)"}},
+    summary="Create or replace a user; link sessions",
+)
 def put_user(user_id: UserIdPath, body: UserBody, response: Response, caller: Ingest, store: StoreDep) -> User:
     if body.id is not None and body.id != user_id:
         raise ApiError(422, f"body id {body.id!r} differs from the path id {user_id!r}", field="body.id")
