@@ -35,6 +35,7 @@ from api.routers import (
 )
 from api.service_provider import BundleServiceProvider, ServiceProvider
 from api.settings import ApiSettings
+from api.store_outage import outage_tolerant
 from content_catalog.store import Store
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -56,7 +57,7 @@ def create_app(
     """
     settings = settings or ApiSettings()
     owns_store = store is None
-    store = store or Store.from_settings(settings)
+    store = outage_tolerant(store or Store.from_settings(settings))  # type: ignore[assignment]
     metrics = ApiMetrics()
     provider = service_provider or BundleServiceProvider(store, settings)
 

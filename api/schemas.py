@@ -325,7 +325,9 @@ class ModelsOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "degraded", "unavailable"] = Field(
+        description="degraded: the store is unreachable; reads are served from memory, writes get 503"
+    )
     checks: dict[str, str] = Field(default_factory=dict)
 
 

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from api.service_factory import build_service
 from api.settings import ApiSettings
+from api.store_outage import outage_tolerant
 from content_catalog.schema import Item
 from content_catalog.store import Store
 from recommender.registry import Bundle, BundleError, load_active, load_bundle
@@ -109,7 +110,7 @@ class BundleServiceProvider:
         *,
         load_active_on_start: bool = True,
     ) -> None:
-        self.store = store
+        self.store: Store = outage_tolerant(store)  # type: ignore[assignment]  # serves from memory in an outage
         self.settings = settings
         self._builder = builder or build_service
         self._lock = threading.Lock()

@@ -67,7 +67,8 @@ def make_engine(url: str, **engine_kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if backend == "postgresql":
-        engine_kwargs.setdefault("pool_pre_ping", True)
+        engine_kwargs.setdefault("pool_pre_ping", True)  # reconnects by itself after a server restart
+        engine_kwargs.setdefault("connect_args", {"connect_timeout": 5})  # an unreachable host fails fast
         return create_engine(parsed, **engine_kwargs)
     raise ValueError(
         f"unsupported store URL backend {backend!r} in {parsed!r}: use sqlite:/// or postgresql+psycopg2://"
