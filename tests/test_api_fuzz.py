@@ -26,7 +26,7 @@ from api.service_provider import BundleServiceProvider
 from content_catalog.store import Store
 from tests.test_api_support import ADMIN, api_settings, shared_trained_db
 
-FUZZ_EXAMPLES = 12
+FUZZ_EXAMPLES = 10
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 _DATE_AT_EDGE = re.compile(r"^(0001|9999)-")
 

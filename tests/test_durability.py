@@ -36,7 +36,7 @@ def drill_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tupl
 
 def test_no_acknowledged_event_lost_or_doubled_across_sigkill(drill_store: tuple[str, str], tmp_path: Path) -> None:
     backend, url = drill_store
-    result = run_drill(url, tmp_path / "drill", backend=backend, clients=4, batches_per_client=20, batch_size=10)
+    result = run_drill(url, tmp_path / "drill", backend=backend, clients=4, batches_per_client=15, batch_size=10)
     print(result.as_row())
     assert result.kills == 1 and result.failed_posts >= 1, "the kill must hit the run while clients post"
     assert result.lost == [], f"acknowledged but not stored: {result.lost[:10]}"

@@ -77,8 +77,10 @@ def test_outage_serves_reads_from_memory_refuses_writes_and_recovers(
                 assert body["items"] and body["model_version"] == "v1"
                 assert "carbon-1" not in {card["id"] for card in body["items"]}  # the block rule still holds
                 assert body["next_cursor"] is None  # no snapshot can be stored: the feed ends at this page
-            similar_hits = client.get("/v1/search", params={"q": "水稻"}, headers=READER)
-            assert similar_hits.status_code == 200 and similar_hits.json()["items"]
+            hits = client.get("/v1/search", params={"q": "水稻"}, headers=READER)
+            assert hits.status_code == 200 and hits.json()["items"]
+            similar = client.get("/v1/items/seed-1/similar", params={"k": 3}, headers=READER)
+            assert similar.status_code == 200 and similar.json()["items"]
             ready = client.get("/readyz")
             assert ready.status_code == 200 and ready.json()["status"] == "degraded"
             assert ready.json()["checks"]["store"].startswith("unreachable: OperationalError")
