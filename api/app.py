@@ -20,6 +20,8 @@ from api import log_privacy
 from api.errors import install_error_handlers
 from api.metrics import ApiMetrics
 from api.middleware import BodyLimitMiddleware, QueryLimitMiddleware, RequestContextMiddleware
+from api.openapi import install_error_documentation
+from api.rate_limit import PublicRateLimits
 from api.responses import OrjsonResponse
 from api.retention import RetentionJob
 from api.routers import (
@@ -36,6 +38,7 @@ from api.routers import (
 )
 from api.service_provider import BundleServiceProvider, ServiceProvider
 from api.settings import ApiSettings
+from api.store_outage import outage_tolerant
 from content_catalog.pseudonyms import ClientIds
 from content_catalog.store import Store
 
@@ -47,16 +50,18 @@ def create_app(
     *,
     store: Store | None = None,
     service_provider: ServiceProvider | None = None,
+    rate_limits: PublicRateLimits | None = None,
 ) -> FastAPI:
     """Build the Kepu HTTP app.
 
     settings: API + core settings (default: read from `KEPU_*` env vars).
     store: an open Store (default: `Store.from_settings(settings)`, closed on shutdown).
     service_provider: holds the live RecommendationService (default: loads the store's active bundle).
+    rate_limits: limiters for anonymous calls (default: from settings, on the monotonic clock).
     """
     settings = settings or ApiSettings()
     owns_store = store is None
-    store = store or Store.from_settings(settings)
+    store = outage_tolerant(store or Store.from_settings(settings))  # type: ignore[assignment]
     metrics = ApiMetrics()
     provider = service_provider or BundleServiceProvider(store, settings)
     retention = RetentionJob(
@@ -91,8 +96,10 @@ def create_app(
     app.state.services = provider
     app.state.client_ids = ClientIds(settings.id_pepper)
     app.state.retention = retention
+    app.state.rate_limits = rate_limits or PublicRateLimits.from_settings(settings)
 
     install_error_handlers(app)
+    install_error_documentation(app)
     for module in (recommendations, items, users, events, audiences, rules, experiments, models, stats, health):
         app.include_router(module.router)
 

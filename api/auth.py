@@ -6,6 +6,7 @@ Access table (documented in docs/api.md):
 - editor: GET users, item audience overrides, rules, GET experiments, GET models;
 - admin: POST experiments, model activation.
 With no keys configured, every call above `reader` is refused (403) so a fresh install is never open.
+Anonymous (public) calls are rate-limited per client (`api.rate_limit`); keyed calls are not.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from api.errors import ApiError
+from api.rate_limit import throttle_anonymous
 from api.roles import Role
 from api.settings import ApiSettings
 
@@ -85,7 +87,10 @@ def require(needed: Role) -> Callable[[Request], Caller]:
 
     def dependency(request: Request) -> Caller:
         settings: ApiSettings = request.app.state.settings
-        return authorize(settings, request, needed, public=needed == Role.READER and settings.public_reads)
+        caller = authorize(settings, request, needed, public=needed == Role.READER and settings.public_reads)
+        if caller.role is None:
+            throttle_anonymous(request, "reads")
+        return caller
 
     return dependency
 
@@ -95,6 +100,9 @@ def require_event_writer() -> Callable[[Request], Caller]:
 
     def dependency(request: Request) -> Caller:
         settings: ApiSettings = request.app.state.settings
-        return authorize(settings, request, Role.INGEST, public=settings.public_events)
+        caller = authorize(settings, request, Role.INGEST, public=settings.public_events)
+        if caller.role is None:
+            throttle_anonymous(request, "events")
+        return caller
 
     return dependency

@@ -10,9 +10,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.responses import OrjsonResponse
+from api.store_outage import StoreUnavailable
 
 _STATUS_CODES: dict[int, str] = {
     400: "bad_request",
@@ -99,6 +101,17 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+    @app.exception_handler(StoreUnavailable)
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(DisconnectionError)
+    async def _store_down(_: Request, exc: Exception) -> OrjsonResponse:
+        message = (
+            f"the store is unavailable ({type(exc).__name__}): writes are refused until it is back and "
+            "recommendations are served from memory; retry later"
+        )
+        return OrjsonResponse(error_body("store_unavailable", message), status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> OrjsonResponse:

@@ -349,5 +349,32 @@ class ModelsOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "degraded", "unavailable"] = Field(
+        description="degraded: the store is unreachable; reads are served from memory, writes get 503"
+    )
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+# ---- errors -----------------------------------------------------------------------------------------
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong; `field` names the input to fix (`query.k`, `body.events.3.item_id`) when one did."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(description="Machine-readable, e.g. validation_error, unauthorized, rate_limited")
+    message: str
+    field: str | None = None
+    details: list[FieldProblem] | None = Field(None, description="Every validation problem (422 only)")
+
+
+class ErrorOut(BaseModel):
+    """The one error shape of every 4xx/5xx answer."""
+
+    error: ErrorDetail

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from api.service_factory import build_service
 from api.settings import ApiSettings
+from api.store_outage import outage_tolerant
 from content_catalog.schema import Item
 from content_catalog.store import Store
 from recommender.registry import Bundle, BundleError, load_active, load_bundle
@@ -72,7 +73,30 @@ def verified_bundle(store: Store, version: str) -> Bundle:
             raise BundleError(f"{record.path}: bundle checksum differs from the registered one")
     except (BundleError, OSError, ValueError) as exc:
         raise ActivationError(409, f"model version {version!r} cannot be activated: {exc}") from exc
+    mismatch = catalog_mismatch(store, bundle)
+    if mismatch is not None:
+        raise ActivationError(409, f"model version {version!r} cannot be activated: {mismatch}")
     return bundle
+
+
+MIN_CATALOG_OVERLAP = 0.5
+"""Share of a bundle's items that must still be in the catalog: below it the bundle was trained on another
+catalog (or a wiped one) and would rank every item as an unseen, cold one."""
+
+
+def catalog_mismatch(store: Store, bundle: Bundle) -> str | None:
+    """Why `bundle` does not fit the store's live catalog, or None when it does."""
+    trained_on = bundle.item_map.to_list()
+    if not trained_on:
+        return None
+    wanted = set(trained_on)
+    live = sum(1 for item in store.iter_items() if item.id in wanted)
+    if live >= MIN_CATALOG_OVERLAP * len(trained_on):
+        return None
+    return (
+        f"it was trained on another catalog: only {live} of its {len(trained_on)} items are in this store's "
+        f"catalog (at least {MIN_CATALOG_OVERLAP:.0%} needed); train a version on this catalog"
+    )
 
 
 class BundleServiceProvider:
@@ -93,7 +117,7 @@ class BundleServiceProvider:
         load_active_on_start: bool = True,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.store = store
+        self.store: Store = outage_tolerant(store)  # type: ignore[assignment]  # serves from memory in an outage
         self.settings = settings
         self._builder = builder or build_service
         self._lock = threading.Lock()

@@ -73,6 +73,15 @@ class ApiSettings(Settings):
         description="Feed snapshots kept in the store (≈ 18 KB each): older ones are deleted in the background "
         "and their cursors expire (docs/reliability.md)",
     )
+    public_reads_per_minute: float = Field(
+        600, ge=0, description="Anonymous reads allowed per client and minute, per worker (0 = no limit; keyed calls "
+        "are never limited)"
+    )
+    public_reads_burst: int = Field(60, ge=1, description="Anonymous reads a client may make at once")
+    public_events_per_minute: float = Field(
+        120, ge=0, description="Anonymous POST /v1/events per client and minute, per worker (0 = no limit)"
+    )
+    public_events_burst: int = Field(30, ge=1, description="Anonymous event posts a client may make at once")
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -178,6 +178,10 @@ class MemorySnapshotCache:
         return len(self._entries)
 
 
+class SnapshotNotSaved(Exception):
+    """A page's snapshot could not be stored (store outage): the page is served without a next cursor."""
+
+
 class SnapshotStore(Protocol):
     """The part of `content_catalog.store.Store` that `StoreSnapshotCache` uses."""
 

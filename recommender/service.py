@@ -48,6 +48,7 @@ from recommender.cursor import (
     Position,
     Snapshot,
     SnapshotCache,
+    SnapshotNotSaved,
     StoreSnapshotCache,
     owner_of,
 )
@@ -562,8 +563,11 @@ class RecommendationService:
             cards.append(self._card(view.items[row], *snapshot.details[item_id]))
         cursor = None
         if page and not exhausted:
-            snapshot_id = self._pager.save(snapshot) if fresh or position is None else position.snapshot_id
-            cursor = self._pager.cursor(Position(snapshot_id, offset))
+            try:
+                snapshot_id = self._pager.save(snapshot) if fresh or position is None else position.snapshot_id
+                cursor = self._pager.cursor(Position(snapshot_id, offset))
+            except SnapshotNotSaved:  # the store is down: this page still serves, the feed just ends here
+                cursor = None
         return RecommendationResponse(items=cards, next_cursor=cursor, model_version=bundle.version if bundle else None)
 
     @staticmethod

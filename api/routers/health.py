@@ -29,14 +29,20 @@ def healthz() -> HealthOut:
     return HealthOut(status="ok")
 
 
-@router.get("/readyz", response_model=HealthOut, summary="Ready to serve: store reachable and a model loaded")
+@router.get(
+    "/readyz",
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "Not ready: `checks` says why"}},
+    summary="Ready to serve: store reachable and a model loaded",
+)
 def readyz(store: StoreDep, provider: ProviderDep) -> Response:
+    """503 when nothing can be served; 200 `degraded` while the store is down but a model serves from memory."""
     checks: dict[str, str] = {}
     try:
         store.count_items()
         checks["store"] = "ok"
     except Exception as exc:  # readiness must report, never crash
-        checks["store"] = f"unreachable: {type(exc).__name__}"
+        checks["store"] = f"unreachable: {type(exc).__name__}; reads served from memory, writes refused (503)"
     _follow_store(provider)
     version = provider.version()
     problem = getattr(provider, "load_error", None)
@@ -44,9 +50,10 @@ def readyz(store: StoreDep, provider: ProviderDep) -> Response:
         checks["model"] = f"ok ({version})" + (f"; {problem}" if problem else "")
     else:
         checks["model"] = problem or "no model loaded"
-    ready = checks["store"] == "ok" and version is not None
-    body = HealthOut(status="ok" if ready else "unavailable", checks=checks)
-    return OrjsonResponse(body.model_dump(), status_code=200 if ready else 503)
+    store_ok = checks["store"] == "ok"
+    status = "unavailable" if version is None else "ok" if store_ok else "degraded"
+    body = HealthOut(status=status, checks=checks)
+    return OrjsonResponse(body.model_dump(), status_code=503 if status == "unavailable" else 200)
 
 
 @router.get("/metrics", summary="Prometheus metrics (text exposition format)")

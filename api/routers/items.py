@@ -35,7 +35,12 @@ def _found(store: Store, item_id: str) -> Item:
     return item
 
 
-@router.put("/items/{item_id}", response_model=ItemOut, summary="Create or replace one item")
+@router.put(
+    "/items/{item_id}",
+    response_model=ItemOut,
+    responses={201: {"model": ItemOut, "description": "Created (200: replaced)"}},
+    summary="Create or replace one item",
+)
 def put_item(
     item_id: ItemIdPath,
     body: ItemBody,

@@ -78,17 +78,14 @@ def recommendations(
 def similar(
     item_id: Annotated[str, Path(pattern=ID_PATTERN)],
     _: Reader,
-    store: StoreDep,
     service: ServiceDep,
     request_id: RequestIdDep,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> ItemListOut:
-    if store.get_item(item_id) is None:
-        raise ApiError(404, f"item {item_id!r} not found", field="path.item_id")
-    try:
+    try:  # the service's catalog view follows the store's catalog version, and serves from memory in an outage
         results = service.similar(item_id, k)
-    except UnknownItemError as exc:  # in the store but not yet in the service's catalog view
-        raise ApiError(404, str(exc), field="path.item_id") from exc
+    except UnknownItemError as exc:
+        raise ApiError(404, f"item {item_id!r} not found", field="path.item_id") from exc
     return item_list(results, model_version=_version(service), request_id=request_id)
 
 

@@ -34,7 +34,12 @@ class ErasureOut(BaseModel):
     snapshots: int
 
 
-@router.put("/users/{user_id}", response_model=User, summary="Create or replace a user; link sessions")
+@router.put(
+    "/users/{user_id}",
+    response_model=User,
+    responses={201: {"model": User, "description": "Created (200: replaced)"}},
+    summary="Create or replace a user; link sessions",
+)
 def put_user(
     user_id: UserIdPath, body: UserBody, response: Response, caller: Ingest, store: StoreDep, ids: ClientIdsDep
 ) -> User:

@@ -37,7 +37,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA synchronous = FULL")  # an acknowledged write survives power loss (docs/security.md)
     finally:
         cursor.close()
 
@@ -67,7 +67,8 @@ def make_engine(url: str, **engine_kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if backend == "postgresql":
-        engine_kwargs.setdefault("pool_pre_ping", True)
+        engine_kwargs.setdefault("pool_pre_ping", True)  # reconnects by itself after a server restart
+        engine_kwargs.setdefault("connect_args", {"connect_timeout": 5})  # an unreachable host fails fast
         return create_engine(parsed, **engine_kwargs)
     raise ValueError(
         f"unsupported store URL backend {backend!r} in {parsed!r}: use sqlite:/// or postgresql+psycopg2://"
