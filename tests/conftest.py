@@ -1,11 +1,22 @@
-"""Shared fixtures: the evaluation data folder (skips with a reason when it is absent)."""
+"""Shared fixtures: the evaluation data folder (skips with a reason when it is absent), and a session
+cache folder so nothing a test run builds (jieba's dictionary cache) lands in the clone or the system temp."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cache_dir_in_pytest_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """KEPU_CACHE_DIR for this process and the servers tests start, unless the caller set one."""
+    with pytest.MonkeyPatch.context() as patch:
+        if not os.environ.get("KEPU_CACHE_DIR"):
+            patch.setenv("KEPU_CACHE_DIR", str(tmp_path_factory.mktemp("kepu-cache")))
+        yield Path(os.environ["KEPU_CACHE_DIR"])
 
 
 def data_root() -> Path | None:
