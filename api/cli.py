@@ -37,13 +37,17 @@ VarDir = Annotated[Path | None, typer.Option("--var-dir", help="Working folder (
 
 
 def _settings(store_url: str | None = None, var_dir: Path | None = None) -> Settings:
-    """Environment settings with command-line overrides applied."""
+    """Environment settings with command-line overrides applied; caches follow the chosen var dir."""
+    from content_catalog.text import use_cache_dir
+
     overrides: dict[str, object] = {}
     if store_url:
         overrides["store_url"] = store_url
     if var_dir:
         overrides["var_dir"] = var_dir
-    return Settings(**overrides)  # type: ignore[arg-type]
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    use_cache_dir(settings.resolved_cache_dir)
+    return settings
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:

@@ -140,10 +140,20 @@ def load_userdict(path: Path) -> list[tuple[str, int | None, str | None]]:
     return entries
 
 
+_cache_dir_override: Path | None = None
+
+
+def use_cache_dir(folder: Path) -> None:
+    """Send jieba's dictionary cache to `folder` for this process, e.g. the CLI's `--var-dir`/cache (the
+    environment alone would not know it). Only matters before the first tokenization builds the tokenizer."""
+    global _cache_dir_override
+    _cache_dir_override = folder
+
+
 def jieba_cache_dir() -> Path:
-    """Where jieba keeps its dictionary cache: the settings' cache dir (KEPU_CACHE_DIR, else
-    <KEPU_VAR_DIR>/cache), never jieba's default of the system temp folder."""
-    return Settings().resolved_cache_dir
+    """Where jieba keeps its dictionary cache: `use_cache_dir`'s folder, else the settings' cache dir
+    (KEPU_CACHE_DIR, else <KEPU_VAR_DIR>/cache), never jieba's default of the system temp folder."""
+    return _cache_dir_override or Settings().resolved_cache_dir
 
 
 @lru_cache(maxsize=1)
