@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from api import log_privacy
+from api.docs_pages import install_offline_docs
 from api.errors import install_error_handlers
 from api.metrics import ApiMetrics
 from api.middleware import BodyLimitMiddleware, QueryLimitMiddleware, RequestContextMiddleware
@@ -87,7 +88,8 @@ def create_app(
         description="Personalised science-content recommendations for the museum site, the WeChat "
         "mini-program and editors. Errors always have the shape {error: {code, message, field}}.",
         default_response_class=OrjsonResponse,
-        docs_url="/docs",
+        docs_url=None,  # /docs and /redoc: install_offline_docs, assets served locally
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
@@ -100,6 +102,7 @@ def create_app(
 
     install_error_handlers(app)
     install_error_documentation(app)
+    install_offline_docs(app)
     for module in (recommendations, items, users, events, audiences, rules, experiments, models, stats, health):
         app.include_router(module.router)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,6 +20,7 @@ from rich.status import Status
 from rich.table import Table
 
 from api.cli_privacy import maintenance_app, users_app
+from api.output import make_console, one_line_log_config
 from content_catalog.settings import Settings
 
 if TYPE_CHECKING:
@@ -27,7 +30,7 @@ app = typer.Typer(help="Kepu (科普): personalized science-content recommendati
 catalog_app = typer.Typer(help="Inspect and load the content catalog.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 
-console = Console()
+console = make_console()
 
 StoreUrl = Annotated[
     str | None, typer.Option("--store-url", help="SQLAlchemy URL (default: KEPU_STORE_URL or ./var/kepu.db)")
@@ -36,13 +39,17 @@ VarDir = Annotated[Path | None, typer.Option("--var-dir", help="Working folder (
 
 
 def _settings(store_url: str | None = None, var_dir: Path | None = None) -> Settings:
-    """Environment settings with command-line overrides applied."""
+    """Environment settings with command-line overrides applied; caches follow the chosen var dir."""
+    from content_catalog.text import use_cache_dir
+
     overrides: dict[str, object] = {}
     if store_url:
         overrides["store_url"] = store_url
     if var_dir:
         overrides["var_dir"] = var_dir
-    return Settings(**overrides)  # type: ignore[arg-type]
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    use_cache_dir(settings.resolved_cache_dir)
+    return settings
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -392,14 +399,31 @@ def serve(
         port=port,
         workers=workers,
         proxy_headers=True,
+        log_config=one_line_log_config(),
         **uvicorn_options(),
     )
+
+
+def _say(line: str) -> None:
+    """Print one line as it is: no markup parsing, no highlighting (paths and keys may contain brackets)."""
+    console.print(line, highlight=False, markup=False)
+
+
+def stage_printer(out: Console, clock: Callable[[], float] = time.monotonic) -> Callable[[str], None]:
+    """A progress callback printing one line per build stage, prefixed with the seconds since it was made
+    (a spinner shows nothing in a log file, and the first demo build takes ~20 s)."""
+    start = clock()
+
+    def show(stage: str) -> None:
+        out.print(f"[{clock() - start:5.1f} s] {stage}…", highlight=False, markup=False)
+
+    return show
 
 
 @app.command("demo")
 def demo(host: Host = "127.0.0.1", port: Port = 8000, var_dir: VarDir = None) -> None:
     """The demo service: builds the demo store under ./var/ on first run (ingest, tag, embed, simulate,
-    train, activate), then serves it with public reads and a local admin key."""
+    train, activate), then serves it with public reads and a local admin key. Stop it with Ctrl+C."""
     import os
 
     import uvicorn
@@ -408,10 +432,11 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000, var_dir: VarDir = None) ->
     from api.http_protocol import uvicorn_options
 
     settings = _settings(None, var_dir)
+    started = time.monotonic()
+    _say(f"preparing the demo in {settings.var_dir} (the first run takes about 20 s)")
     store = _open_store(settings)
     try:
-        with err_status("preparing the demo…") as status:
-            build = build_demo(store, settings, progress=lambda step: status.update(f"{step}…"))
+        build = build_demo(store, settings, progress=stage_printer(console))
     finally:
         store.close()
     os.environ.update(
@@ -426,12 +451,25 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000, var_dir: VarDir = None) ->
     )
     base = f"http://{host}:{port}"
     built = ", ".join(build.steps_run) if build.steps_run else f"nothing to build (reusing {settings.var_dir})"
-    console.print(f"demo ready: {built}; model {build.model_version}")
-    console.print(f"  editor page   {base}/editor/")
-    console.print(f"  API docs      {base}/docs")
-    console.print(f"  museum widget {base}/examples/museum.html")
-    console.print(f"  admin API key {build.admin_key}  (stored in {build.keys_file})")
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, proxy_headers=True, **uvicorn_options())
+    elapsed = time.monotonic() - started
+    for line in (
+        f"demo ready in {elapsed:.1f} s: {built}; model {build.model_version}",
+        f"  editor page   {base}/editor/",
+        f"  API docs      {base}/docs",
+        f"  museum widget {base}/examples/museum.html",
+        f"  admin API key {build.admin_key}  (for the editor page and write calls; stored in {build.keys_file})",
+        "  stop with Ctrl+C; the next `kepu demo` reuses what was built",
+    ):
+        _say(line)
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        proxy_headers=True,
+        log_config=one_line_log_config(),
+        **uvicorn_options(),
+    )
 
 
 # ------------------------------------------------------------------------------------------ evaluate
@@ -489,7 +527,7 @@ def _register_optional_protocols() -> None:
 
 def err_status(message: str) -> Status:
     """A spinner on stderr, so `--json` output on stdout stays machine-readable."""
-    return Console(stderr=True).status(message)
+    return make_console(stderr=True).status(message)
 
 
 def main() -> None:  # pragma: no cover - console entry point convenience

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     encoder_device: str = Field("cpu", description="Torch device for sentence-transformers")
     hnsw_threshold: int = Field(100_000, ge=1, description="Use an HNSW faiss index above this many items")
     data_dir: Path | None = Field(None, description="Folder with the evaluation data sets (../shared/data)")
+    cache_dir: Path | None = Field(None, description="Folder for rebuildable caches (jieba's); default <var_dir>/cache")
     seed: int = 42
     id_pepper: SecretStr | None = Field(
         None,
@@ -47,6 +48,11 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.var_dir / "index"
+
+    @property
+    def resolved_cache_dir(self) -> Path:
+        """Where caches go: `cache_dir`, or `<var_dir>/cache`, so run-time files stay under the var dir."""
+        return self.cache_dir or self.var_dir / "cache"
 
 
 @lru_cache(maxsize=1)

@@ -24,6 +24,8 @@ from typing import Final
 
 import jieba
 
+from content_catalog.settings import Settings
+
 USERDICT_PATH: Final[Path] = Path(__file__).parent / "lexicon" / "jieba_userdict.txt"
 """Science terms jieba would otherwise split (e.g. 碳中和, 北斗导航), one `word [freq] [tag]` a line."""
 
@@ -138,11 +140,31 @@ def load_userdict(path: Path) -> list[tuple[str, int | None, str | None]]:
     return entries
 
 
+_cache_dir_override: Path | None = None
+
+
+def use_cache_dir(folder: Path) -> None:
+    """Send jieba's dictionary cache to `folder` for this process, e.g. the CLI's `--var-dir`/cache (the
+    environment alone would not know it). Only matters before the first tokenization builds the tokenizer."""
+    global _cache_dir_override
+    _cache_dir_override = folder
+
+
+def jieba_cache_dir() -> Path:
+    """Where jieba keeps its dictionary cache: `use_cache_dir`'s folder, else the settings' cache dir
+    (KEPU_CACHE_DIR, else <KEPU_VAR_DIR>/cache), never jieba's default of the system temp folder."""
+    return _cache_dir_override or Settings().resolved_cache_dir
+
+
 @lru_cache(maxsize=1)
 def _jieba() -> jieba.Tokenizer:
-    """The one jieba tokenizer, built on first use (loading its dictionary takes ~1 s) and kept quiet."""
+    """The one jieba tokenizer, built on first use (loading its dictionary takes ~1 s) and kept quiet.
+    Its dictionary cache (rebuilt when missing) goes to `jieba_cache_dir()`, read once per process."""
     jieba.setLogLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
+    cache_dir = jieba_cache_dir()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tokenizer.tmp_dir = str(cache_dir)
     tokenizer.initialize()
     if USERDICT_PATH.is_file():
         for word, freq, tag in load_userdict(USERDICT_PATH):

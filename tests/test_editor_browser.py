@@ -2,45 +2,36 @@
 
 Checks: the page loads and renders a preview; an audience override and a pin change what the
 preview shows; a title containing `<script>` is shown as text and never runs; the widget renders a
-strip and posts impression events. Screenshots of the key views go to $KEPU_SCREENSHOTS_DIR (default: a temp folder).
+strip and posts impression events. Screenshots of the key views go to $KEPU_SCREENSHOTS_DIR (default: the test
+run's pytest temp folder).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.browser_support import launch_chromium, require_chromium
 from tests.test_api_support import EDITOR, INGEST, uvicorn_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-# Screenshots go to a temp folder unless KEPU_SCREENSHOTS_DIR names one (e.g. docs/screenshots to refresh
-# the README's pictures), so a test run never rewrites tracked files.
-SCREENSHOTS = Path(os.environ.get("KEPU_SCREENSHOTS_DIR") or tempfile.mkdtemp(prefix="kepu-screenshots-"))
 XSS_TITLE = '<script>window.__kepu_pwned = 1</script><img src=x onerror="window.__kepu_pwned = 2">防骗指南'
 
 pytestmark = pytest.mark.browser
-
-if not CHROMIUM.exists():
-    if os.environ.get("CI", "").lower() == "true":
-        raise RuntimeError(f"{CHROMIUM} is missing: browser tests must run in CI (install Debian chromium)")
-    pytest.skip(f"{CHROMIUM} not installed: browser tests need Debian's chromium", allow_module_level=True)
-
+require_chromium()
 sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """KEPU_SCREENSHOTS_DIR when set (e.g. docs/screenshots to refresh the README's pictures), else a pytest
+    temp folder, so a test run neither rewrites tracked files nor leaves pictures in the system temp."""
+    folder = Path(os.environ.get("KEPU_SCREENSHOTS_DIR") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +41,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = launch_chromium(pw, tmp_path_factory.mktemp("chromium-home"))
         yield chromium
         chromium.close()
 
@@ -87,14 +78,13 @@ def wait_for_first(page: object, item_id: str) -> None:
     )
 
 
-def test_preview_override_and_pin_change_the_preview(page: object, server: str) -> None:
+def test_preview_override_and_pin_change_the_preview(page: object, server: str, screenshots: Path) -> None:
     open_editor(page, server, "seniors")
     page.wait_for_selector("#preview-list li.card")
     before = preview_ids(page)
     assert before and "carbon-1" not in before
     assert page.text_content("#preview-list li.card .reason").startswith("推荐理由：")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "editor-preview.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "editor-preview.png"), full_page=True)
 
     # override: open an officials item by id and add the seniors audience
     page.evaluate("openItem('carbon-1')")
@@ -109,7 +99,7 @@ def test_preview_override_and_pin_change_the_preview(page: object, server: str) 
     )
     assert "carbon-1" in preview_ids(page)
     page.wait_for_selector("#item-history li:not(.muted)")
-    page.screenshot(path=str(SCREENSHOTS / "editor-item-override.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "editor-item-override.png"), full_page=True)
 
     # pin: put the item first for seniors through the rules form
     page.select_option("#rule-kind", "pin")
@@ -120,7 +110,7 @@ def test_preview_override_and_pin_change_the_preview(page: object, server: str) 
     wait_for_first(page, "carbon-1")
     assert page.text_content("#preview-list li.card .reason") == "推荐理由：编辑推荐"
     page.wait_for_selector("#rules-body tr[data-rule-id]")
-    page.screenshot(path=str(SCREENSHOTS / "editor-rules.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "editor-rules.png"), full_page=True)
 
     # expire the pin: the item leaves the first slot again
     page.click("#rules-body tr[data-rule-id] button.danger")
@@ -129,7 +119,7 @@ def test_preview_override_and_pin_change_the_preview(page: object, server: str) 
     )
 
 
-def test_compare_two_audiences(page: object, server: str) -> None:
+def test_compare_two_audiences(page: object, server: str, screenshots: Path) -> None:
     open_editor(page, server, "farmers")
     page.check("#compare-toggle")
     page.select_option("#audience-b", "youth")
@@ -141,10 +131,10 @@ def test_compare_two_audiences(page: object, server: str) -> None:
     left, right = preview_ids(page), preview_ids(page, "preview-list-b")
     assert left and right and left != right
     assert page.text_content("#column-b-title").startswith("青少年")
-    page.screenshot(path=str(SCREENSHOTS / "editor-compare.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "editor-compare.png"), full_page=True)
 
 
-def test_script_in_a_title_is_shown_as_text(page: object, server: str) -> None:
+def test_script_in_a_title_is_shown_as_text(page: object, server: str, screenshots: Path) -> None:
     item = {
         "title": XSS_TITLE,
         "summary": "<b>不应加粗</b>",
@@ -166,10 +156,10 @@ def test_script_in_a_title_is_shown_as_text(page: object, server: str) -> None:
     page.wait_for_selector("#item-panel:not([hidden])")
     assert page.text_content("#item-title") == XSS_TITLE
     assert page.evaluate("window.__kepu_pwned") is None
-    page.screenshot(path=str(SCREENSHOTS / "editor-escaped-title.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "editor-escaped-title.png"), full_page=True)
 
 
-def test_museum_widget_renders_and_logs_impressions(page: object, server: str) -> None:
+def test_museum_widget_renders_and_logs_impressions(page: object, server: str, screenshots: Path) -> None:
     posted: list[dict] = []
     page.on("request", lambda r: posted.append(r.post_data_json) if r.url.endswith("/v1/events") else None)
     page.goto(f"{server}/examples/museum.html")
@@ -179,7 +169,7 @@ def test_museum_widget_renders_and_logs_impressions(page: object, server: str) -
     session = page.evaluate("localStorage.getItem('kepu.sessionId')")
     assert session and session.startswith("s-")
     page.wait_for_function("() => true")
-    page.screenshot(path=str(SCREENSHOTS / "museum-widget.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "museum-widget.png"), full_page=True)
     first = page.get_attribute(".kepu-card", "data-item-id")
     with page.expect_request(lambda r: r.url.endswith("/v1/events") and '"click"' in (r.post_data or "")):
         page.click(".kepu-card a")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -59,16 +60,20 @@ def test_committed_notebook_is_clean_and_matches_generator() -> None:
 def test_evaluation_notebook_executes_offline(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if not (data_dir / "movielens-100k").is_dir():
         pytest.skip(f"{data_dir} has no movielens-100k/ folder")
+    # everything the kernel machinery would write under $HOME goes to tmp_path instead (set first: looking up
+    # the kernelspec below already creates the IPython folder)
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "matplotlib"))
     # a kernelspec named python3 that runs THIS interpreter (the venv's), found first via JUPYTER_PATH
     write_kernel_spec(tmp_path / "jupyter" / "kernels" / "python3")
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     resolved = KernelSpecManager().get_kernel_spec("python3")  # what nbclient's KernelManager will start
     assert resolved.argv[0] == sys.executable, f"kernel python3 resolves to {resolved.argv}, not {sys.executable}"
-    # everything the kernel machinery would write under $HOME goes to tmp_path instead
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
-    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
-    monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "matplotlib"))
     monkeypatch.setenv("KEPU_DATA_DIR", str(data_dir))
+    # the kernel runs in another folder: import this checkout, not whatever a shared venv's editable install names
+    python_path = [str(NOTEBOOKS.parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(python_path))
     monkeypatch.setenv("KEPU_NOTEBOOK_FAST", "1")
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         monkeypatch.setenv(var, "1")

@@ -51,7 +51,14 @@ class SentenceTransformerEncoder(TextEncoder):
     def _loaded(self) -> SentenceTransformer:
         """The model, loaded once; a missing local folder is reported by path."""
         if self._model is None:
-            from sentence_transformers import SentenceTransformer
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ModuleNotFoundError as exc:  # the default install leaves the extra out
+                raise ModuleNotFoundError(
+                    f"encoder {self.spec} needs the sentence-transformers extra (sentence-transformers and torch), "
+                    f"which the default install leaves out: pip install 'kepu[sentence-transformers]' ({exc})",
+                    name=exc.name,
+                ) from exc
 
             looks_local = self.model.startswith((".", "/", "~")) or Path(self.model).expanduser().exists()
             if looks_local and not Path(self.model).expanduser().is_dir():
