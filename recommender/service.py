@@ -131,6 +131,7 @@ class ServiceSettings:
     audience_min_score: float = 0.5
     shrinkage: float = 5.0
     search_keyword_weight: float = 0.5  # keyword share added to the cosine in `search` (0 = dense only)
+    sources_off: tuple[str, ...] = ()  # candidate sources left out of the blend (ablations, experiments)
     cursor_secret: str | None = None
     snapshot_ttl_seconds: float = 3_600.0
     snapshot_max_entries: int = 10_000  # in-memory snapshot cache only
@@ -186,6 +187,18 @@ class _State:
     read: set[str]
     negative: set[str]
     recent: list[tuple[str, datetime]]
+
+
+@dataclass(frozen=True)
+class SourceScores:
+    """One request's candidate sources over the catalog view (see `RecommendationService.source_scores`)."""
+
+    view: CatalogView
+    allowed: np.ndarray  # bool over the catalog: passes every filter
+    signals: dict[str, np.ndarray]
+    n_history: int  # distinct items the requester has read (their history band)
+    now_ts: float
+    weights: BlendWeights | None  # what the service would blend them with now
 
 
 @dataclass
@@ -261,18 +274,24 @@ class RecommendationService:
             if version != self._catalog_version:
                 items = list(self.store.iter_items())
                 self._sync_index(items)
+                self._vectors = {}
                 view = CatalogView.build(items, bundle.item_map if bundle else None)
                 matrix = None
                 if bundle is not None:
                     new = view.model_rows < 0
                     cold = np.zeros((view.size, bundle.item_matrix.shape[1]), dtype=np.float32)
                     if new.any():
-                        rows = bundle.item_features.transform([items[i] for i in np.flatnonzero(new)])
-                        cold[new] = bundle.cold_item_matrix(rows)
+                        cold[new] = bundle.cold_item_matrix(self._new_item_features(bundle, view, new))
                     matrix = catalog_item_matrix(view, bundle.item_matrix, cold)
                 self._view, self._item_matrix, self._catalog_version = view, matrix, version
-                self._vectors = {}
             return self._view, self._item_matrix, bundle
+
+    def _new_item_features(self, bundle: Bundle, view: CatalogView, new: np.ndarray) -> Any:
+        """Feature rows of items the model never saw, exactly as training builds them: metadata plus the
+        text-cluster memberships of their encoder vectors (tests/test_train_serve_consistency.py)."""
+        rows = np.flatnonzero(new)
+        vectors = self._query_vectors(view, rows.tolist()) if bundle.item_features.centroids_ is not None else None
+        return bundle.item_features.transform([view.items[r] for r in rows], vectors)
 
     def _sync_index(self, items: Sequence[Item]) -> None:
         """Keep the vector index equal to the live catalog: encode new or edited items, drop deleted ones.
@@ -371,15 +390,17 @@ class RecommendationService:
             & filters.exclude_ids(view, state.read | state.negative | state.rules.blocks | exclude)
         )
 
-    def _user_vector(self, state: _State) -> tuple[np.ndarray | None, bool]:
-        """(user row for the model, whether it is the user's own trained row). Users the model never saw
-        get a row built from their features (audience, age band, town, interests, channel)."""
+    def _user_vector(self, state: _State) -> np.ndarray | None:
+        """The ranker's vector for this requester: their trained row and/or live history (events after
+        training count at once for history-based rankers); else one built from their profile (audience,
+        age band, town, interests, channel); None when the ranker cannot score them."""
         bundle, who = state.bundle, state.who
         if bundle is None:
-            return None, False
-        trained = bundle.user_vector(who.user_key) if who.user_key else None
-        if trained is not None:
-            return trained, True
+            return None
+        history = [(e.item_id, str(getattr(e.type, "value", e.type))) for e in who.history]
+        vector = bundle.user_vector(who.user_key, history)
+        if vector is not None:
+            return vector
         u = who.user
         row = bundle.user_features.profile_row(
             who.audiences,
@@ -388,24 +409,25 @@ class RecommendationService:
             u.interests if u else (),
             state.request.channel,
         )
-        return bundle.cold_user_vector(row), False
+        return bundle.cold_user_vector(row)
 
     def _signals(self, state: _State) -> tuple[dict[str, np.ndarray], ContentCandidates, BlendWeights]:
-        """Every candidate source scored over the whole catalog, and the blend weights for this requester."""
+        """Every candidate source scored over the whole catalog, and the blend weights for this requester
+        (the bundle's fitted blend for the requester's history band; the documented fallback without one)."""
         cfg, view, bundle, who = self.settings, state.view, state.bundle, state.who
         signals: dict[str, np.ndarray] = {}
-        user_vec, has_model_user = self._user_vector(state)
         popularity = np.zeros(view.size, dtype=np.float32)
         if bundle is not None:
-            signals["model"] = model_scores(state.item_matrix, user_vec)
+            signals["model"] = model_scores(state.item_matrix, self._user_vector(state))
             popularity = aligned_prior(view, bundle.item_map, bundle.popularity_for(who.audience))
             signals["trending"] = aligned_prior(view, bundle.item_map, np.asarray(bundle.arrays["trending"]))
-        tag = view.audiences[:, AUDIENCE_IDS.index(who.audience)]
+        signals["audience"] = popularity
+        signals["tag"] = view.audiences[:, AUDIENCE_IDS.index(who.audience)]
         town = who.user.town if who.user else None
         local = np.zeros(view.size, dtype=np.float32)
         if town:
             local = ((view.towns == town) & np.isin(view.formats, list(explain.LOCAL_FORMATS))).astype(np.float32)
-        signals["audience"] = 0.6 * popularity + 0.4 * tag + 0.5 * local
+        signals["local"] = local
 
         recent = [(int(view.ids.get(i)), t) for i, t in state.recent[: cfg.recent_reads] if view.ids.get(i) >= 0]
         rows = [r for r, _ in recent]
@@ -419,9 +441,23 @@ class RecommendationService:
             exclude_ids=sorted(state.read | state.negative),
         )
         signals["content"] = content.scores
-        n_known = bundle.user_interactions(who.user_key) if bundle and who.user_key else 0
-        weights = BlendWeights.for_history(n_known, len(rows), has_model_user, cfg.shrinkage)
+        for name in cfg.sources_off:
+            signals.pop(name, None)
+        if bundle is not None and bundle.blend is not None:
+            weights = bundle.blend.weights_for(len(state.read))
+        else:
+            n_known = bundle.user_interactions(who.user_key) if bundle and who.user_key else 0
+            has_model_user = bool(bundle and who.user_key and bundle.user_map.get(who.user_key) >= 0)
+            weights = BlendWeights.for_history(n_known, len(rows), has_model_user, cfg.shrinkage)
         return signals, content, weights
+
+    def source_scores(self, request: RecommendationRequest) -> SourceScores:
+        """Every source's scores over the catalog for one request, before blending: what
+        `recommender.blend_fit` fits the blend weights on (the same signals `recommend` blends)."""
+        state = self._state(request)
+        mask = self._mask(state, set())
+        signals, _, weights = self._signals(state) if mask.any() else ({}, None, None)
+        return SourceScores(state.view, mask, signals, len(state.read), state.now.timestamp(), weights)
 
     def _pool(self, scores: np.ndarray, signals: dict[str, np.ndarray], allowed: np.ndarray) -> np.ndarray:
         """Union of the top `pool_per_source` allowed rows of the blend and of every source, best first."""
