@@ -4,7 +4,8 @@
 Coordinate ascent from the fallback weights over a small multiplicative grid: each source's weight is
 tried at every grid value in turn, keeping the best, for `PASSES` passes. The signals of every validation
 request are computed once (`RecommendationService.source_scores`), so a try costs one small matrix
-product per user. Bands with fewer than `MIN_BAND_USERS` users share the weights fitted on all users.
+product per user. Bands with fewer than `MIN_BAND_USERS` users share the weights fitted on all users. Then the MMR
+trade-off λ is fitted on the served order with the overall weights (see `MMR_TOLERANCE`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recommender.online_blend import HISTORY_BANDS, OnlineBlend
-from recommender.rerank import BlendWeights, minmax
+from recommender.rerank import BlendWeights, minmax, mmr
 from recommender.service import SourceScores
 
 SOURCES: tuple[str, ...] = ("model", "content", "audience", "trending", "tag", "local")
@@ -23,6 +24,10 @@ GRID: tuple[float, ...] = (0.0, 0.05, 0.15, 0.4, 1.0)
 """Candidate weights per source (relative: only ratios matter for the order)."""
 PASSES = 2
 MIN_BAND_USERS = 30
+MMR_GRID: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+MMR_TOLERANCE = 0.01
+"""The most diverse λ whose validation NDCG is within 1 % of the best λ's is kept: topic diversity is
+worth a little accuracy, not an unbounded amount."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class BlendSample:
     relevant: np.ndarray  # bool (n_allowed,)
     n_history: int
     n_relevant: int
+    topics: np.ndarray  # (n_allowed, n_topics) L2-normalised topic rows, for MMR
 
 
 def make_sample(scores: SourceScores, relevant_ids: set[str], half_life_days: float, weight: float) -> BlendSample:
@@ -52,11 +58,15 @@ def make_sample(scores: SourceScores, relevant_ids: set[str], half_life_days: fl
         relevant,
         scores.n_history,
         len(relevant_ids),
+        scores.view.topics[allowed],
     )
 
 
-def ndcg_at_k(samples: Sequence[BlendSample], weights: np.ndarray, k: int) -> float:
-    """Mean NDCG@k of the blended-and-boosted order over the samples (binary gains)."""
+def ndcg_at_k(
+    samples: Sequence[BlendSample], weights: np.ndarray, k: int, mmr_lambda: float = 1.0, pool: int = 200
+) -> float:
+    """Mean NDCG@k of the blended-and-boosted order over the samples (binary gains); with
+    `mmr_lambda` < 1 the top `pool` are re-ordered by MMR over topics first, as the service does."""
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     total = 0.0
     for sample in samples:
@@ -64,8 +74,14 @@ def ndcg_at_k(samples: Sequence[BlendSample], weights: np.ndarray, k: int) -> fl
         n = min(k, len(scores))
         if n == 0:
             continue
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top], kind="stable")]
+        if mmr_lambda < 1.0:
+            m = min(pool, len(scores))
+            head = np.argpartition(-scores, m - 1)[:m]
+            head = head[np.argsort(-scores[head], kind="stable")]
+            top = mmr(head, scores[head], sample.topics[head], n, mmr_lambda)
+        else:
+            top = np.argpartition(-scores, n - 1)[:n]
+            top = top[np.argsort(-scores[top], kind="stable")]
         dcg = float(discounts[:n][sample.relevant[top]].sum())
         total += dcg / float(discounts[: min(sample.n_relevant, k)].sum())
     return total / max(1, len(samples))
@@ -116,4 +132,8 @@ def fit_online_blend(samples: Sequence[BlendSample], k: int = 10) -> OnlineBlend
             fitted = overall
             figures[label] = {"users": len(band), "shared": True}
         weights.append(_as_weights(fitted))
-    return OnlineBlend(HISTORY_BANDS, tuple(weights), figures)
+    by_lambda = {lam: ndcg_at_k(samples, overall, k, lam) for lam in MMR_GRID}
+    best = max(by_lambda.values())
+    chosen = min(lam for lam, score in by_lambda.items() if score >= best * (1.0 - MMR_TOLERANCE))
+    figures["mmr_ndcg_by_lambda"] = {str(lam): round(v, 5) for lam, v in by_lambda.items()}
+    return OnlineBlend(HISTORY_BANDS, tuple(weights), figures, chosen)

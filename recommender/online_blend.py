@@ -23,12 +23,14 @@ HISTORY_BANDS: tuple[int, ...] = (0, 1, 5, 20, 50)
 class OnlineBlend:
     """`weights[i]` applies to requesters with `bands[i] <= n_history < bands[i+1]`.
 
-    `figures` records, per band, the validation users and NDCG of the fitted vs the default weights.
+    `mmr_lambda` is the diversity trade-off fitted after the weights. `figures` records, per band, the
+    validation users and NDCG of the fitted vs the fallback weights.
     """
 
     bands: tuple[int, ...]
     weights: tuple[BlendWeights, ...]
     figures: dict[str, Any] = field(default_factory=dict)
+    mmr_lambda: float | None = None  # the MMR trade-off fitted with the weights (None: service default)
 
     def __post_init__(self) -> None:
         if len(self.bands) != len(self.weights) or not self.bands or self.bands[0] != 0:
@@ -44,6 +46,7 @@ class OnlineBlend:
             "bands": list(self.bands),
             "weights": [w.as_dict() for w in self.weights],
             "figures": self.figures,
+            "mmr_lambda": self.mmr_lambda,
         }
 
     @classmethod
@@ -53,4 +56,5 @@ class OnlineBlend:
             tuple(int(b) for b in doc["bands"]),
             tuple(BlendWeights(**{k: float(v) for k, v in w.items()}) for w in weights),
             dict(doc.get("figures") or {}),
+            None if doc.get("mmr_lambda") is None else float(doc["mmr_lambda"]),
         )

@@ -56,6 +56,9 @@ from recommender.registry import Bundle
 from recommender.rerank import BlendWeights, apply_pins, blend, freshness_boost, mmr
 from recommender.rules import EditorRule, RuleSet
 
+DEFAULT_MMR_LAMBDA = 0.7
+"""MMR trade-off for bundles without a fitted one (format 1): 70 % relevance, 30 % topic novelty."""
+
 
 class UnknownItemError(KeyError):
     """The item id is not in the catalog (the API maps it to 404)."""
@@ -126,7 +129,7 @@ class ServiceSettings:
     history_limit: int = 500
     freshness_half_life_days: float = 14.0
     freshness_weight: float = 0.3
-    mmr_lambda: float = 0.7
+    mmr_lambda: float | None = None  # None: the bundle's fitted λ, else DEFAULT_MMR_LAMBDA
     require_verified: bool = True
     audience_min_score: float = 0.5
     shrinkage: float = 5.0
@@ -140,7 +143,7 @@ class ServiceSettings:
     """Name of the store's shared secret that signs cursors when `cursor_secret` is unset."""
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.mmr_lambda <= 1.0:
+        if self.mmr_lambda is not None and not 0.0 <= self.mmr_lambda <= 1.0:
             raise ValueError(f"mmr_lambda must be within [0, 1], got {self.mmr_lambda}")
         for name in ("freshness_weight", "shrinkage", "search_keyword_weight"):
             if getattr(self, name) < 0:
@@ -459,6 +462,14 @@ class RecommendationService:
         signals, _, weights = self._signals(state) if mask.any() else ({}, None, None)
         return SourceScores(state.view, mask, signals, len(state.read), state.now.timestamp(), weights)
 
+    def _mmr_lambda(self, bundle: Bundle | None) -> float:
+        """The λ set for this service (experiments), else the one fitted into the bundle, else the default."""
+        if self.settings.mmr_lambda is not None:
+            return self.settings.mmr_lambda
+        if bundle is not None and bundle.blend is not None and bundle.blend.mmr_lambda is not None:
+            return bundle.blend.mmr_lambda
+        return DEFAULT_MMR_LAMBDA
+
     def _pool(self, scores: np.ndarray, signals: dict[str, np.ndarray], allowed: np.ndarray) -> np.ndarray:
         """Union of the top `pool_per_source` allowed rows of the blend and of every source, best first."""
         pool: set[int] = set()
@@ -487,7 +498,7 @@ class RecommendationService:
                 scores[row] *= factor
         allowed = np.flatnonzero(mask)
         head = self._pool(scores, signals, allowed)[: cfg.snapshot_depth]
-        ordered = mmr(head, scores[head], view.topics[head], cfg.snapshot_depth, cfg.mmr_lambda)
+        ordered = mmr(head, scores[head], view.topics[head], cfg.snapshot_depth, self._mmr_lambda(state.bundle))
         allowed_ids = {view.items[r].id for r in allowed}
         ranked_ids, pinned = apply_pins([view.items[r].id for r in ordered], rules.pins, allowed_ids)
         out_scores = {i: float(scores[view.ids.get(i)]) for i in ranked_ids}

@@ -176,6 +176,13 @@ class TrainingSet:
         return bundle, priors
 
 
+def _plain_columns(events: pd.DataFrame) -> pd.DataFrame:
+    """Id and type columns as Python objects: the feature builders iterate them, and iterating Arrow-backed
+    strings element by element costs seconds per 100k events."""
+    columns = [c for c in ("event_id", "user_id", "session_id", "item_id", "type") if c in events.columns]
+    return events.astype({c: object for c in columns})
+
+
 def _check_model(model: str, n_items: int) -> None:
     if model != "auto" and model not in ranker_names():
         raise RankerError(f"model: unknown model {model!r}; use auto or one of {', '.join(ranker_names())}")
@@ -271,7 +278,9 @@ def train_bundle_from_data(
     if events.empty:
         raise ValueError("train: no events to learn from")
     _check_model(model, len(items))
-    events = events.sort_values(["timestamp", "event_id"], kind="stable").reset_index(drop=True)
+    events = _plain_columns(events.sort_values(["timestamp", "event_id"], kind="stable").reset_index(drop=True))
+    if validation_events is not None:
+        validation_events = _plain_columns(validation_events)
     tset = TrainingSet.build(items, users, encoder, params, seed)
     selection, fitted_on = _choose(tset, model, events, validation_events, now, log)
     chosen = selection.model if selection else (DEFAULT_MODEL if model == "auto" else model)
