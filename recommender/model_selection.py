@@ -33,6 +33,8 @@ AUTO_CANDIDATES: tuple[str, ...] = ("ease", "lightfm", "ease+lightfm")
 """What `--model auto` compares (item-kNN is trainable by name; it never beat EASE in docs/evaluation.md)."""
 DEFAULT_MODEL = "lightfm"
 """Served when there is nothing to validate on: it scores new users, new items and any catalog size."""
+MIN_SELECTION_USERS = 20
+"""Below this many validation users the figures cannot tell candidates apart: `auto` serves DEFAULT_MODEL."""
 
 
 def auto_candidates(n_items: int) -> tuple[list[str], list[str]]:
@@ -182,10 +184,12 @@ class Selection:
     candidates: dict[str, dict[str, Any]]
     messages: list[str]
     validation: dict[str, Any]
+    reason: str = ""
 
     def manifest(self) -> dict[str, Any]:
         return {
             "model": self.model,
+            "reason": self.reason,
             "candidates": self.candidates,
             "messages": self.messages,
             "validation": self.validation,
@@ -210,4 +214,7 @@ def select(
         blends[name], figures[name] = evaluate_candidate(bundle, validation, k)
         figures[name]["fit_seconds"] = round(fit_seconds, 2)
     best = max(candidates, key=lambda n: (figures[n][f"served_ndcg@{k}"], -candidates.index(n)))
-    return Selection(best, blends[best], figures, messages, validation_info)
+    reason = f"best served NDCG@{k} on validation"
+    if len(candidates) > 1 and len(validation.truth) < MIN_SELECTION_USERS and DEFAULT_MODEL in candidates:
+        best, reason = DEFAULT_MODEL, f"too few validation users ({len(validation.truth)} < {MIN_SELECTION_USERS})"
+    return Selection(best, blends[best], figures, messages, validation_info, reason)

@@ -479,6 +479,31 @@ class RecommendationService:
             pool.update(allowed[np.argpartition(-values, n - 1)[:n]].tolist())
         return np.array(sorted(pool, key=lambda r: (-scores[r], r)), dtype=np.int64)
 
+    def _scores(
+        self, state: _State, mask: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], ContentCandidates, np.ndarray, dict[str, np.ndarray]]:
+        """Sources → blend → freshness → editor boosts: (signals, content, scores, contributions)."""
+        cfg, view = self.settings, state.view
+        signals, content, weights = self._signals(state)
+        scores, contributions = blend(signals, weights, mask)
+        scores = freshness_boost(
+            scores, view.published, state.now.timestamp(), cfg.freshness_half_life_days, cfg.freshness_weight
+        )
+        for item_id, factor in state.rules.boost_factors().items():
+            row = view.ids.get(item_id)
+            if row >= 0:
+                scores[row] *= factor
+        return signals, content, scores, contributions
+
+    def score_catalog(self, request: RecommendationRequest) -> tuple[CatalogView, np.ndarray, np.ndarray]:
+        """(view, allowed mask, blended scores over the catalog) of one request: the served ranking before
+        MMR and pins, for metrics that need a score per item (AUC of items added after training)."""
+        state = self._state(request)
+        mask = self._mask(state, set())
+        if state.view.size == 0 or not mask.any():
+            return state.view, mask, np.zeros(state.view.size, dtype=np.float32)
+        return state.view, mask, self._scores(state, mask)[2]
+
     def _rank(self, state: _State, exclude: set[str]) -> _Ranked:
         """Filter → score every source → blend → freshness → boosts → MMR → pins → reasons."""
         cfg, view, rules = self.settings, state.view, state.rules
@@ -487,15 +512,7 @@ class RecommendationService:
         mask = self._mask(state, exclude)
         if not mask.any():
             return _Ranked([], {}, {})
-        signals, content, weights = self._signals(state)
-        scores, contributions = blend(signals, weights, mask)
-        scores = freshness_boost(
-            scores, view.published, state.now.timestamp(), cfg.freshness_half_life_days, cfg.freshness_weight
-        )
-        for item_id, factor in rules.boost_factors().items():
-            row = view.ids.get(item_id)
-            if row >= 0:
-                scores[row] *= factor
+        signals, content, scores, contributions = self._scores(state, mask)
         allowed = np.flatnonzero(mask)
         head = self._pool(scores, signals, allowed)[: cfg.snapshot_depth]
         ordered = mmr(head, scores[head], view.topics[head], cfg.snapshot_depth, self._mmr_lambda(state.bundle))
