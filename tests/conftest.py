@@ -1,4 +1,5 @@
-"""Shared fixtures: the evaluation data folder (skips with a reason when it is absent)."""
+"""Shared fixtures: the evaluation data folder (skips with a reason when it is absent locally; fails
+under CI=true, where the dataset guards must run)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,17 @@ def data_root() -> Path | None:
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """Data root for dataset tests; skips with a clear reason on machines without the data sets."""
+    """Data root for dataset tests (see `require_data_root`)."""
+    return require_data_root()
+
+
+def require_data_root() -> Path:
+    """The data root; skips with a clear reason on machines without the data sets, and fails under
+    CI=true (a CI run without the data would silently drop every quality guard)."""
     root = data_root()
     if root is None:
-        pytest.skip("KEPU_DATA_DIR is unset or not a folder: dataset tests need ../shared/data (see README)")
+        message = "KEPU_DATA_DIR is unset or not a folder: dataset tests need ../shared/data (see README)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"dataset tests are required in CI but {message}")
+        pytest.skip(message)
     return root
