@@ -254,6 +254,14 @@ app.add_typer(maintenance_app, name="maintenance")
 def train(
     activate_now: Annotated[bool, typer.Option("--activate", help="Activate the new version when trained")] = False,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed (default: KEPU_SEED)")] = None,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="auto (default: the candidate whose served list scores best on the last 10% of events) "
+            "or one of lightfm, ease, item-knn, ease+lightfm",
+        ),
+    ] = "auto",
     store_url: StoreUrl = None,
     var_dir: VarDir = None,
 ) -> None:
@@ -269,18 +277,57 @@ def train(
             raise _fail("the catalog is empty: run `kepu catalog ingest FILE…` first")
         with err_status("embedding the catalog…"):
             catalog, _ = embed_catalog(store, settings)
-        with err_status("training…"):
-            bundle = train_bundle(store, catalog.encoder, settings.models_dir, settings.seed if seed is None else seed)
+        with err_status("training…") as status:
+
+            def progress(line: str) -> None:
+                status.update(line)
+
+            bundle = train_bundle(
+                store,
+                catalog.encoder,
+                settings.models_dir,
+                settings.seed if seed is None else seed,
+                model=model,
+                log=progress,
+            )
         if activate_now:
             activate(store, bundle.version)
-    except ValueError as exc:  # no events yet, a version folder that exists, a bundle failing its checksum
+    except ValueError as exc:  # no events yet, unknown model, a version folder that exists, a bad bundle
         raise _fail(str(exc)) from None
     finally:
         store.close()
-    counts = bundle.manifest.get("data", {})
-    console.print(f"trained {bundle.version} → {bundle.path} {json.dumps(counts, ensure_ascii=False)}")
+    _print_training(bundle.version, str(bundle.path), bundle.manifest)
     if activate_now:
         console.print(f"activated {bundle.version} (running servers pick it up within KEPU_MODEL_SYNC_SECONDS)")
+
+
+def _print_training(version: str, path: str, manifest: dict) -> None:
+    """What was trained on, what was chosen and why (validation figures of every candidate)."""
+    counts = manifest.get("data_counts", {})
+    console.print(f"trained {version} → {path}")
+    console.print("data: " + ", ".join(f"{name} {value:,}" for name, value in counts.items()))
+    selection = manifest.get("selection", {})
+    for message in selection.get("messages", []):
+        console.print(message)
+    candidates = selection.get("candidates", {})
+    if not candidates:
+        console.print(f"model {selection.get('model')}: {selection.get('reason', '')}")
+        return
+    table = Table(title=f"validation ({selection.get('validation', {}).get('split', '')})")
+    for column in ("model", "served NDCG@10", "bare model NDCG@10", "popularity NDCG@10", "users"):
+        table.add_column(column)
+    for name, figures in candidates.items():
+        mark = " ✓" if name == selection.get("model") else ""
+        table.add_row(
+            name + mark,
+            f"{figures.get('served_ndcg@10', 0):.4f}",
+            f"{figures.get('bare_model_ndcg@10', 0):.4f}",
+            f"{figures.get('popularity_ndcg@10', 0):.4f}",
+            str(figures.get("validation_users", "")),
+        )
+    console.print(table)
+    console.print(f"serving {selection.get('model')}: {selection.get('reason', '')}")
+    console.print(f"took {manifest.get('train_seconds', 0):.1f} s")
 
 
 @models_app.command("list")

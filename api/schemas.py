@@ -338,6 +338,13 @@ class ModelVersionOut(BaseModel):
     path: str | None = None
     checksum: str | None = None
     metrics: dict[str, Any] = Field(default_factory=dict)
+    model: str | None = Field(None, description="the ranker this bundle serves (lightfm, ease, ease+lightfm …)")
+    selection: dict[str, Any] = Field(
+        default_factory=dict,
+        description="how `kepu train` chose the model: every candidate's validation figures (served and bare "
+        "NDCG@10 …), the validation split and the reason",
+    )
+    data_counts: dict[str, Any] = Field(default_factory=dict, description="what the model was trained on")
 
 
 class ModelsOut(BaseModel):

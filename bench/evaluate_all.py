@@ -11,6 +11,7 @@ import os
 import time
 from pathlib import Path
 
+import recommender.evaluation.service_cold  # noqa: F401  (registers the movielens-service protocols)
 from recommender.evaluation import format_table, run_protocol, to_json
 
 MOVIELENS_PROTOCOLS = ("movielens-recbole", "movielens-lightfm", "movielens-cold-items", "movielens-cold-users")
@@ -19,6 +20,9 @@ COLUMNS = {
     "movielens-lightfm": ["precision", "auc", "precision_unfiltered", "auc_unfiltered", "ndcg", "recall", "coverage"],
     "movielens-cold-items": ["auc", "ndcg", "precision", "recall", "hit", "coverage", "diversity"],
     "movielens-cold-users": ["ndcg", "precision", "hit", "auc", "coverage", "novelty"],
+    "movielens-service-cold-users": ["ndcg", "precision", "hit", "coverage", "novelty"],
+    "movielens-service-cold-items": ["auc", "ndcg", "precision"],
+    "movielens-service": ["ndcg", "recall", "mrr", "hit", "precision", "coverage", "novelty", "diversity"],
 }
 
 

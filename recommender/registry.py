@@ -1,7 +1,11 @@
-"""Model bundles on disk: a versioned folder of arrays + JSON, and a `manifest.json` with data counts,
-params, metrics, seed, created_at and the sha256 of every file. `load_bundle` verifies every checksum
-(a corrupt or edited bundle raises `BundleError`); arrays are memory-mapped so processes share them.
-Activation goes through the store's model-version table (an atomic flag flip there).
+"""Model bundles on disk: a versioned folder of arrays + JSON, and a `manifest.json` with the model name
+and params, data counts, the `--model auto` selection, metrics, seed, created_at and the sha256 of every
+file. `load_bundle` verifies every checksum (a corrupt or edited bundle raises `BundleError`); arrays are
+memory-mapped so processes share them. Activation goes through the store's model-version table.
+
+Format 2 stores any `recommender.rankers` ranker (`ranker.<array>.npy` + its params in the manifest) and
+the online blend fitted on validation (`online_blend.json`). Format-1 bundles (LightFM arrays only) still
+load, as a LightFM ranker with the documented default blend; newer formats are refused with a message.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,12 +24,17 @@ import numpy as np
 import scipy.sparse as sp
 
 from features.idmap import IdMap
+from features.interactions import EVENT_WEIGHTS
 from features.item_features import ItemFeatureBuilder
 from features.user_features import UserFeatureBuilder
+from recommender.online_blend import OnlineBlend
+from recommender.rankers import Ranker, RankerError, ranker_from_state
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 1
-ARRAYS = (
+FORMAT_VERSION = 2
+PRIORS = ("popularity", "trending", "user_counts")
+JSONS = ("item_ids", "user_ids", "user_features", "item_features", "audiences")
+V1_RANKER_ARRAYS = (
     "item_embeddings",
     "item_biases",
     "user_embeddings",
@@ -33,15 +43,13 @@ ARRAYS = (
     "user_feature_biases",
     "item_feature_embeddings",
     "item_feature_biases",
-    "popularity",
-    "trending",
-    "user_counts",
 )
-JSONS = ("item_ids", "user_ids", "user_features", "item_features", "audiences")
+HISTORY_CAP = 10.0
+"""Cap on one (user, item) history weight, as `InteractionMatrixBuilder.max_value`."""
 
 
 class BundleError(ValueError):
-    """A model bundle is missing, incomplete or fails its checksums."""
+    """A model bundle is missing, incomplete, of an unknown format or fails its checksums."""
 
 
 def sha256_file(path: Path) -> str:
@@ -56,9 +64,9 @@ def sha256_file(path: Path) -> str:
 class Bundle:
     """Everything the online path needs from one trained version.
 
-    Shapes: item_embeddings (n_items, d), user_embeddings (n_users, d), *_feature_embeddings
-    (n_feature_columns, d) for cold users / unseen items, popularity (n_audiences, n_items) in
-    `audiences` order, trending (n_items,), user_counts (n_users,) = training interactions per user.
+    `ranker` scores (see `recommender.rankers`); `arrays` holds the priors: popularity (n_audiences,
+    n_items) in `audiences` order, trending (n_items,), user_counts (n_users,) = training interactions
+    per user. `blend` is the online blend fitted on validation (None: the documented default).
     """
 
     version: str
@@ -66,11 +74,18 @@ class Bundle:
     manifest: dict[str, Any]
     item_map: IdMap
     user_map: IdMap
+    ranker: Ranker
     arrays: dict[str, np.ndarray]
     user_features: UserFeatureBuilder
     item_features: ItemFeatureBuilder
     audiences: list[str]
+    blend: OnlineBlend | None = None
     _item_matrix: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def model_name(self) -> str:
+        model = self.manifest.get("model")
+        return str(model.get("name") if isinstance(model, dict) else model or self.ranker.name)
 
     @property
     def checksum(self) -> str:
@@ -80,43 +95,38 @@ class Bundle:
 
     @property
     def item_matrix(self) -> np.ndarray:
-        """(n_items, d + 2) = [embedding, 1, bias]; a user row [embedding, bias, 1] dotted with it is the
-        LightFM score (computed once per bundle, then one matrix-vector product per request)."""
+        """(n_items, d) item representations; one product with a user vector scores every item."""
         if self._item_matrix is None:
-            emb = np.asarray(self.arrays["item_embeddings"], dtype=np.float32)
-            bias = np.asarray(self.arrays["item_biases"], dtype=np.float32)[:, None]
-            self._item_matrix = np.hstack([emb, np.ones_like(bias), bias])
+            self._item_matrix = np.ascontiguousarray(self.ranker.item_matrix(), dtype=np.float32)
         return self._item_matrix
 
-    def user_vector(self, user_key: str) -> np.ndarray | None:
-        row = self.user_map.get(user_key)
-        if row < 0:
-            return None
-        emb = np.asarray(self.arrays["user_embeddings"][row], dtype=np.float32)
-        return np.concatenate([emb, [float(self.arrays["user_biases"][row]), 1.0]]).astype(np.float32)
+    def history_row(self, history: Sequence[tuple[str, str]]) -> np.ndarray:
+        """Dense weights over the model's items from (item id, event type) pairs, weighted as training
+        weighs events (no decay: the newest state of the user) and capped like the training matrix."""
+        row = np.zeros(len(self.item_map), dtype=np.float32)
+        for item_id, kind in history:
+            col = self.item_map.get(item_id)
+            weight = EVENT_WEIGHTS.get(kind, 0.0)
+            if col >= 0 and weight > 0:
+                row[col] = min(HISTORY_CAP, row[col] + weight)
+        return row
+
+    def user_vector(self, user_key: str | None, history: Sequence[tuple[str, str]] = ()) -> np.ndarray | None:
+        """The ranker's vector for a requester with this key and live history (None: cannot score)."""
+        row = self.user_map.get(user_key) if user_key else -1
+        return self.ranker.user_vector(int(row), self.history_row(history))
 
     def user_interactions(self, user_key: str) -> int:
         row = self.user_map.get(user_key)
         return 0 if row < 0 else int(self.arrays["user_counts"][row])
 
-    def cold_user_vector(self, feature_row: sp.spmatrix) -> np.ndarray:
-        """A user known only by features (anonymous / registered after training): normalised row ·
-        feature embeddings, exactly how LightFM builds representations."""
-        return _compose(
-            feature_row,
-            self.arrays["user_feature_embeddings"],
-            self.arrays["user_feature_biases"],
-            bias_last=False,
-        )
+    def cold_user_vector(self, feature_row: sp.spmatrix) -> np.ndarray | None:
+        """A user known only by features (anonymous / registered after training)."""
+        return self.ranker.profile_vector(sp.csr_matrix(feature_row, dtype=np.float32))
 
     def cold_item_matrix(self, feature_rows: sp.spmatrix) -> np.ndarray:
-        """(n, d + 2) item rows from features only, for items the model has never seen."""
-        return _compose(
-            feature_rows,
-            self.arrays["item_feature_embeddings"],
-            self.arrays["item_feature_biases"],
-            bias_last=True,
-        )
+        """(n, d) item rows from features only, for items the model has never seen."""
+        return np.asarray(self.ranker.cold_item_matrix(sp.csr_matrix(feature_rows, dtype=np.float32)), np.float32)
 
     def popularity_for(self, audience: str) -> np.ndarray:
         if audience not in self.audiences:
@@ -124,34 +134,23 @@ class Bundle:
         return np.asarray(self.arrays["popularity"][self.audiences.index(audience)])
 
 
-def _compose(rows: sp.spmatrix, emb: np.ndarray, bias: np.ndarray, bias_last: bool) -> np.ndarray:
-    matrix = sp.csr_matrix(rows, dtype=np.float32)
-    if matrix.shape[1] != emb.shape[0]:
-        raise ValueError(f"feature rows have {matrix.shape[1]} columns, bundle has {emb.shape[0]}")
-    sums = np.asarray(np.abs(matrix).sum(axis=1)).ravel()
-    matrix = sp.diags(np.divide(1.0, sums, out=np.zeros_like(sums), where=sums > 0)) @ matrix
-    e = np.asarray(matrix @ np.asarray(emb, dtype=np.float32), dtype=np.float32)
-    b = np.asarray(matrix @ np.asarray(bias, dtype=np.float32), dtype=np.float32).reshape(-1, 1)
-    ones = np.ones_like(b)
-    out = np.hstack([e, ones, b] if bias_last else [e, b, ones])
-    return out[0] if not bias_last else out
-
-
 def save_bundle(
     out_dir: Path,
     version: str,
     *,
-    arrays: dict[str, np.ndarray],
+    ranker: Ranker,
+    priors: dict[str, np.ndarray],
     item_map: IdMap,
     user_map: IdMap,
     user_features: UserFeatureBuilder,
     item_features: ItemFeatureBuilder,
     audiences: list[str],
     manifest_extra: dict[str, Any],
+    blend: OnlineBlend | None = None,
 ) -> Path:
     """Write `out_dir/<version>/` and its manifest; refuses to overwrite an existing version. Files are
     written into a hidden temporary folder first and renamed into place at the end."""
-    missing = [name for name in ARRAYS if name not in arrays]
+    missing = [name for name in PRIORS if name not in priors]
     if missing:
         raise BundleError(f"save_bundle: missing array(s) {missing}")
     final = Path(out_dir) / version
@@ -159,20 +158,19 @@ def save_bundle(
         raise BundleError(f"save_bundle: {final} already exists (versions are immutable)")
     final.parent.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=final.parent))  # renamed when complete
+    ranker_arrays, ranker_params = ranker.state()
     try:
-        _write_files(
-            folder,
-            version,
-            arrays,
-            manifest_extra,
-            {
-                "item_ids": item_map.to_list(),
-                "user_ids": user_map.to_list(),
-                "user_features": user_features.get_state(),
-                "item_features": item_features.get_state(),
-                "audiences": audiences,
-            },
-        )
+        arrays = {**{n: priors[n] for n in PRIORS}, **{f"ranker.{n}": a for n, a in ranker_arrays.items()}}
+        docs = {
+            "item_ids": item_map.to_list(),
+            "user_ids": user_map.to_list(),
+            "user_features": user_features.get_state(),
+            "item_features": item_features.get_state(),
+            "audiences": audiences,
+            "online_blend": blend.to_json() if blend is not None else None,
+        }
+        model = {"name": ranker.name, "params": ranker_params, "arrays": sorted(ranker_arrays)}
+        _write_files(folder, version, arrays, {**manifest_extra, "model": model}, docs)
         folder.chmod(0o755)
         folder.rename(final)  # atomic on one file system: a crash never leaves a half-written version
     except BaseException as exc:
@@ -186,8 +184,8 @@ def save_bundle(
 def _write_files(
     folder: Path, version: str, arrays: dict[str, np.ndarray], manifest_extra: dict[str, Any], docs: dict[str, Any]
 ) -> None:
-    for name in ARRAYS:
-        np.save(folder / f"{name}.npy", np.ascontiguousarray(arrays[name]), allow_pickle=False)
+    for name, array in arrays.items():
+        np.save(folder / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
     for name, doc in docs.items():
         (folder / f"{name}.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     files = {p.name: sha256_file(p) for p in sorted(folder.iterdir())}
@@ -201,8 +199,20 @@ def _write_files(
     (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
 
 
+def _expected_files(manifest: dict[str, Any], fmt: int) -> set[str]:
+    if fmt == 1:
+        return {f"{n}.npy" for n in (*V1_RANKER_ARRAYS, *PRIORS)} | {f"{n}.json" for n in JSONS}
+    ranker_arrays = manifest.get("model", {}).get("arrays", [])
+    return (
+        {f"{n}.npy" for n in PRIORS}
+        | {f"ranker.{n}.npy" for n in ranker_arrays}
+        | {f"{n}.json" for n in (*JSONS, "online_blend")}
+    )
+
+
 def load_bundle(path: Path | str, mmap: bool = True) -> Bundle:
-    """Load and verify a bundle folder; any missing file or checksum mismatch raises `BundleError`."""
+    """Load and verify a bundle folder; any missing file, unknown format or checksum mismatch raises
+    `BundleError` naming the file."""
     folder = Path(path)
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
@@ -211,8 +221,14 @@ def load_bundle(path: Path | str, mmap: bool = True) -> Bundle:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise BundleError(f"{manifest_path}: invalid JSON ({exc})") from exc
+    fmt = manifest.get("format_version")
+    if fmt not in (1, FORMAT_VERSION):
+        raise BundleError(
+            f"{manifest_path}: bundle format {fmt!r} is not supported (this Kepu reads formats 1 and "
+            f"{FORMAT_VERSION}); retrain with `kepu train` or upgrade Kepu"
+        )
     files: dict[str, str] = manifest.get("files") or {}
-    expected = {f"{n}.npy" for n in ARRAYS} | {f"{n}.json" for n in JSONS}
+    expected = _expected_files(manifest, fmt)
     if not expected <= set(files):
         raise BundleError(f"{manifest_path}: manifest lacks file(s) {sorted(expected - set(files))}")
     for name, digest in files.items():
@@ -221,18 +237,35 @@ def load_bundle(path: Path | str, mmap: bool = True) -> Bundle:
             raise BundleError(f"{file_path}: missing bundle file")
         if sha256_file(file_path) != digest:
             raise BundleError(f"{file_path}: sha256 mismatch (corrupt or modified bundle)")
-    arrays = {n: np.load(folder / f"{n}.npy", mmap_mode="r" if mmap else None, allow_pickle=False) for n in ARRAYS}
+
+    def array(name: str) -> np.ndarray:
+        return np.load(folder / f"{name}.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
+
     docs = {n: json.loads((folder / f"{n}.json").read_text(encoding="utf-8")) for n in JSONS}
+    try:
+        if fmt == 1:
+            ranker = ranker_from_state("lightfm", {n: array(n) for n in V1_RANKER_ARRAYS}, manifest.get("params", {}))
+            blend = None
+        else:
+            model = manifest["model"]
+            arrays = {n: array(f"ranker.{n}") for n in model["arrays"]}
+            ranker = ranker_from_state(model["name"], arrays, model["params"])
+            raw_blend = json.loads((folder / "online_blend.json").read_text(encoding="utf-8"))
+            blend = OnlineBlend.from_json(raw_blend) if raw_blend else None
+    except (KeyError, TypeError, RankerError) as exc:
+        raise BundleError(f"{manifest_path}: cannot restore the model ({exc})") from exc
     return Bundle(
         version=str(manifest["version"]),
         path=folder,
         manifest=manifest,
         item_map=IdMap(docs["item_ids"]),
         user_map=IdMap(docs["user_ids"]),
-        arrays=arrays,
+        ranker=ranker,
+        arrays={n: array(n) for n in PRIORS},
         user_features=UserFeatureBuilder.from_state(docs["user_features"]),
         item_features=ItemFeatureBuilder.from_state(docs["item_features"]),
         audiences=list(docs["audiences"]),
+        blend=blend,
     )
 
 

@@ -22,31 +22,60 @@ def minmax(scores: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
+FALLBACK_BLEND: dict[str, float] = {
+    "model_base": 0.15,
+    "model_by_confidence": 0.55,
+    "audience_base": 0.05,
+    "audience_by_doubt": 0.40,
+    "content": 0.45,
+    "content_full_at_reads": 3.0,
+    "trending": 0.10,
+}
+"""Unfitted blend for bundles that carry no fitted one (format 1): the first release's hand-set prior.
+Fitted blends (docs/evaluation.md, "served list") replace it for every bundle `kepu train` writes."""
+FALLBACK_AUDIENCE_MIX: dict[str, float] = {"popularity": 0.6, "tag": 0.4, "local": 0.5}
+"""How the fallback spreads its audience weight over audience popularity, audience tag and local items."""
+
+
 @dataclass(frozen=True)
 class BlendWeights:
-    """How much each signal counts; chosen per request from how much we know about the user."""
+    """How much each signal counts for one requester.
+
+    Bundles trained by `kepu train` carry weights fitted on validation per history band
+    (`recommender.online_blend.OnlineBlend`); `for_history` is only the fallback for bundles without
+    one (format-1 bundles, or too few validation users to fit).
+    """
 
     model: float
     content: float
-    audience: float
+    audience: float  # popularity inside the requester's audience
     trending: float
+    tag: float = 0.0  # the item's editor/tagger score for the requester's audience
+    local: float = 0.0  # local activity (activity / exhibit / live) in the requester's town
 
     @classmethod
     def for_history(
         cls, n_known_interactions: int, n_recent_reads: int, has_model_user: bool, shrinkage: float = 5.0
     ) -> BlendWeights:
-        """New user → audience priors + content; heavy user → hybrid model.
-
-        `confidence = n / (n + shrinkage)` moves weight from the audience prior to the model; the content
-        signal grows with the number of recent reads (new events count immediately, without retraining).
-        """
+        """The unfitted fallback: weight moves from the audience prior to the model with
+        `confidence = n / (n + shrinkage)`; content grows with recent reads. Its numbers are
+        `FALLBACK_BLEND` (the first release's hand-set prior, kept so old bundles rank as before)."""
+        f = FALLBACK_BLEND
         confidence = n_known_interactions / (n_known_interactions + shrinkage) if has_model_user else 0.0
-        content = 0.45 * min(1.0, (n_recent_reads + 1) / 3.0) if n_recent_reads else 0.0
-        model = 0.15 + 0.55 * confidence
-        audience = 0.40 * (1.0 - confidence) + 0.05
-        trending = 0.10
-        total = model + content + audience + trending
-        return cls(model / total, content / total, audience / total, trending / total)
+        content = f["content"] * min(1.0, (n_recent_reads + 1) / f["content_full_at_reads"]) if n_recent_reads else 0.0
+        model = f["model_base"] + f["model_by_confidence"] * confidence
+        audience = f["audience_by_doubt"] * (1.0 - confidence) + f["audience_base"]
+        trending = f["trending"]
+        mix = FALLBACK_AUDIENCE_MIX
+        total = model + content + audience * sum(mix.values()) + trending
+        return cls(
+            model / total,
+            content / total,
+            audience * mix["popularity"] / total,
+            trending / total,
+            audience * mix["tag"] / total,
+            audience * mix["local"] / total,
+        )
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -54,6 +83,8 @@ class BlendWeights:
             "content": self.content,
             "audience": self.audience,
             "trending": self.trending,
+            "tag": self.tag,
+            "local": self.local,
         }
 
 

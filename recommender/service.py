@@ -59,6 +59,9 @@ from recommender.registry import Bundle
 from recommender.rerank import BlendWeights, apply_pins, blend, freshness_boost, mmr
 from recommender.rules import EditorRule, RuleSet
 
+DEFAULT_MMR_LAMBDA = 0.7
+"""MMR trade-off for bundles without a fitted one (format 1): 70 % relevance, 30 % topic novelty."""
+
 
 class UnknownItemError(KeyError):
     """The item id is not in the catalog (the API maps it to 404)."""
@@ -129,11 +132,12 @@ class ServiceSettings:
     history_limit: int = 500
     freshness_half_life_days: float = 14.0
     freshness_weight: float = 0.3
-    mmr_lambda: float = 0.7
+    mmr_lambda: float | None = None  # None: the bundle's fitted λ, else DEFAULT_MMR_LAMBDA
     require_verified: bool = True
     audience_min_score: float = 0.5
     shrinkage: float = 5.0
     search_keyword_weight: float = 0.5  # keyword share added to the cosine in `search` (0 = dense only)
+    sources_off: tuple[str, ...] = ()  # candidate sources left out of the blend (ablations, experiments)
     cursor_secret: str | None = None
     snapshot_ttl_seconds: float = 3_600.0
     snapshot_max_entries: int = 10_000  # in-memory snapshot cache only
@@ -143,7 +147,7 @@ class ServiceSettings:
     """Name of the store's shared secret that signs cursors when `cursor_secret` is unset."""
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.mmr_lambda <= 1.0:
+        if self.mmr_lambda is not None and not 0.0 <= self.mmr_lambda <= 1.0:
             raise ValueError(f"mmr_lambda must be within [0, 1], got {self.mmr_lambda}")
         for name in ("freshness_weight", "shrinkage", "search_keyword_weight"):
             if getattr(self, name) < 0:
@@ -193,6 +197,18 @@ class _State:
     read: set[str]
     negative: set[str]
     recent: list[tuple[str, datetime]]
+
+
+@dataclass(frozen=True)
+class SourceScores:
+    """One request's candidate sources over the catalog view (see `RecommendationService.source_scores`)."""
+
+    view: CatalogView
+    allowed: np.ndarray  # bool over the catalog: passes every filter
+    signals: dict[str, np.ndarray]
+    n_history: int  # distinct items the requester has read (their history band)
+    now_ts: float
+    weights: BlendWeights | None  # what the service would blend them with now
 
 
 @dataclass
@@ -269,18 +285,24 @@ class RecommendationService:
             if version != self._catalog_version:
                 items = list(self.store.iter_items())
                 self._sync_index(items)
+                self._vectors = {}
                 view = CatalogView.build(items, bundle.item_map if bundle else None)
                 matrix = None
                 if bundle is not None:
                     new = view.model_rows < 0
                     cold = np.zeros((view.size, bundle.item_matrix.shape[1]), dtype=np.float32)
                     if new.any():
-                        rows = bundle.item_features.transform([items[i] for i in np.flatnonzero(new)])
-                        cold[new] = bundle.cold_item_matrix(rows)
+                        cold[new] = bundle.cold_item_matrix(self._new_item_features(bundle, view, new))
                     matrix = catalog_item_matrix(view, bundle.item_matrix, cold)
                 self._view, self._item_matrix, self._catalog_version = view, matrix, version
-                self._vectors = {}
             return self._view, self._item_matrix, bundle
+
+    def _new_item_features(self, bundle: Bundle, view: CatalogView, new: np.ndarray) -> Any:
+        """Feature rows of items the model never saw, exactly as training builds them: metadata plus the
+        text-cluster memberships of their encoder vectors (tests/test_train_serve_consistency.py)."""
+        rows = np.flatnonzero(new)
+        vectors = self._query_vectors(view, rows.tolist()) if bundle.item_features.centroids_ is not None else None
+        return bundle.item_features.transform([view.items[r] for r in rows], vectors)
 
     def _sync_index(self, items: Sequence[Item]) -> None:
         """Keep the vector index equal to the live catalog: encode new or edited items, drop deleted ones.
@@ -380,15 +402,17 @@ class RecommendationService:
             & filters.exclude_ids(view, state.read | state.negative | state.rules.blocks | exclude)
         )
 
-    def _user_vector(self, state: _State) -> tuple[np.ndarray | None, bool]:
-        """(user row for the model, whether it is the user's own trained row). Users the model never saw
-        get a row built from their features (audience, age band, town, interests, channel)."""
+    def _user_vector(self, state: _State) -> np.ndarray | None:
+        """The ranker's vector for this requester: their trained row and/or live history (events after
+        training count at once for history-based rankers); else one built from their profile (audience,
+        age band, town, interests, channel); None when the ranker cannot score them."""
         bundle, who = state.bundle, state.who
         if bundle is None:
-            return None, False
-        trained = bundle.user_vector(who.model_key) if who.model_key else None
-        if trained is not None:
-            return trained, True
+            return None
+        history = [(e.item_id, str(getattr(e.type, "value", e.type))) for e in who.history]
+        vector = bundle.user_vector(who.model_key, history)
+        if vector is not None:
+            return vector
         u = who.user
         row = bundle.user_features.profile_row(
             who.audiences,
@@ -397,24 +421,25 @@ class RecommendationService:
             u.interests if u else (),
             state.request.channel,
         )
-        return bundle.cold_user_vector(row), False
+        return bundle.cold_user_vector(row)
 
     def _signals(self, state: _State) -> tuple[dict[str, np.ndarray], ContentCandidates, BlendWeights]:
-        """Every candidate source scored over the whole catalog, and the blend weights for this requester."""
+        """Every candidate source scored over the whole catalog, and the blend weights for this requester
+        (the bundle's fitted blend for the requester's history band; the documented fallback without one)."""
         cfg, view, bundle, who = self.settings, state.view, state.bundle, state.who
         signals: dict[str, np.ndarray] = {}
-        user_vec, has_model_user = self._user_vector(state)
         popularity = np.zeros(view.size, dtype=np.float32)
         if bundle is not None:
-            signals["model"] = model_scores(state.item_matrix, user_vec)
+            signals["model"] = model_scores(state.item_matrix, self._user_vector(state))
             popularity = aligned_prior(view, bundle.item_map, bundle.popularity_for(who.audience))
             signals["trending"] = aligned_prior(view, bundle.item_map, np.asarray(bundle.arrays["trending"]))
-        tag = view.audiences[:, AUDIENCE_IDS.index(who.audience)]
+        signals["audience"] = popularity
+        signals["tag"] = view.audiences[:, AUDIENCE_IDS.index(who.audience)]
         town = who.user.town if who.user else None
         local = np.zeros(view.size, dtype=np.float32)
         if town:
             local = ((view.towns == town) & np.isin(view.formats, list(explain.LOCAL_FORMATS))).astype(np.float32)
-        signals["audience"] = 0.6 * popularity + 0.4 * tag + 0.5 * local
+        signals["local"] = local
 
         recent = [(int(view.ids.get(i)), t) for i, t in state.recent[: cfg.recent_reads] if view.ids.get(i) >= 0]
         rows = [r for r, _ in recent]
@@ -428,9 +453,31 @@ class RecommendationService:
             exclude_ids=sorted(state.read | state.negative),
         )
         signals["content"] = content.scores
-        n_known = bundle.user_interactions(who.model_key) if bundle and who.model_key else 0
-        weights = BlendWeights.for_history(n_known, len(rows), has_model_user, cfg.shrinkage)
+        for name in cfg.sources_off:
+            signals.pop(name, None)
+        if bundle is not None and bundle.blend is not None:
+            weights = bundle.blend.weights_for(len(state.read))
+        else:
+            n_known = bundle.user_interactions(who.model_key) if bundle and who.model_key else 0
+            has_model_user = bool(bundle and who.model_key and bundle.user_map.get(who.model_key) >= 0)
+            weights = BlendWeights.for_history(n_known, len(rows), has_model_user, cfg.shrinkage)
         return signals, content, weights
+
+    def source_scores(self, request: RecommendationRequest) -> SourceScores:
+        """Every source's scores over the catalog for one request, before blending: what
+        `recommender.blend_fit` fits the blend weights on (the same signals `recommend` blends)."""
+        state = self._state(request)
+        mask = self._mask(state, set())
+        signals, _, weights = self._signals(state) if mask.any() else ({}, None, None)
+        return SourceScores(state.view, mask, signals, len(state.read), state.now.timestamp(), weights)
+
+    def _mmr_lambda(self, bundle: Bundle | None) -> float:
+        """The λ set for this service (experiments), else the one fitted into the bundle, else the default."""
+        if self.settings.mmr_lambda is not None:
+            return self.settings.mmr_lambda
+        if bundle is not None and bundle.blend is not None and bundle.blend.mmr_lambda is not None:
+            return bundle.blend.mmr_lambda
+        return DEFAULT_MMR_LAMBDA
 
     def _pool(self, scores: np.ndarray, signals: dict[str, np.ndarray], allowed: np.ndarray) -> np.ndarray:
         """Union of the top `pool_per_source` allowed rows of the blend and of every source, best first."""
@@ -441,6 +488,31 @@ class RecommendationService:
             pool.update(allowed[np.argpartition(-values, n - 1)[:n]].tolist())
         return np.array(sorted(pool, key=lambda r: (-scores[r], r)), dtype=np.int64)
 
+    def _scores(
+        self, state: _State, mask: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], ContentCandidates, np.ndarray, dict[str, np.ndarray]]:
+        """Sources → blend → freshness → editor boosts: (signals, content, scores, contributions)."""
+        cfg, view = self.settings, state.view
+        signals, content, weights = self._signals(state)
+        scores, contributions = blend(signals, weights, mask)
+        scores = freshness_boost(
+            scores, view.published, state.now.timestamp(), cfg.freshness_half_life_days, cfg.freshness_weight
+        )
+        for item_id, factor in state.rules.boost_factors().items():
+            row = view.ids.get(item_id)
+            if row >= 0:
+                scores[row] *= factor
+        return signals, content, scores, contributions
+
+    def score_catalog(self, request: RecommendationRequest) -> tuple[CatalogView, np.ndarray, np.ndarray]:
+        """(view, allowed mask, blended scores over the catalog) of one request: the served ranking before
+        MMR and pins, for metrics that need a score per item (AUC of items added after training)."""
+        state = self._state(request)
+        mask = self._mask(state, set())
+        if state.view.size == 0 or not mask.any():
+            return state.view, mask, np.zeros(state.view.size, dtype=np.float32)
+        return state.view, mask, self._scores(state, mask)[2]
+
     def _rank(self, state: _State, exclude: set[str]) -> _Ranked:
         """Filter → score every source → blend → freshness → boosts → MMR → pins → reasons."""
         cfg, view, rules = self.settings, state.view, state.rules
@@ -449,18 +521,10 @@ class RecommendationService:
         mask = self._mask(state, exclude)
         if not mask.any():
             return _Ranked([], {}, {})
-        signals, content, weights = self._signals(state)
-        scores, contributions = blend(signals, weights, mask)
-        scores = freshness_boost(
-            scores, view.published, state.now.timestamp(), cfg.freshness_half_life_days, cfg.freshness_weight
-        )
-        for item_id, factor in rules.boost_factors().items():
-            row = view.ids.get(item_id)
-            if row >= 0:
-                scores[row] *= factor
+        signals, content, scores, contributions = self._scores(state, mask)
         allowed = np.flatnonzero(mask)
         head = self._pool(scores, signals, allowed)[: cfg.snapshot_depth]
-        ordered = mmr(head, scores[head], view.topics[head], cfg.snapshot_depth, cfg.mmr_lambda)
+        ordered = mmr(head, scores[head], view.topics[head], cfg.snapshot_depth, self._mmr_lambda(state.bundle))
         allowed_ids = {view.items[r].id for r in allowed}
         ranked_ids, pinned = apply_pins([view.items[r].id for r in ordered], rules.pins, allowed_ids)
         out_scores = {i: float(scores[view.ids.get(i)]) for i in ranked_ids}

@@ -1,15 +1,19 @@
-"""Training pipeline: store → interaction matrix, user/item features, LightFM hybrid (WARP), audience
-popularity and trending priors → a versioned, checksummed model bundle registered in the store.
+"""Training pipeline: store → interaction matrix, user/item features, a ranker chosen by the *served*
+list's validation NDCG (`--model auto`) or named (`--model NAME`), its online blend fitted on validation,
+audience popularity and trending priors → a versioned, checksummed model bundle registered in the store.
 
-Reproducible: the same data and seed give the same bundle arrays (single-threaded LightFM, seeded
-k-means and encoder). Metrics in the manifest come from a temporal holdout (the last `holdout_fraction`
-of events) scored by a model fitted on the earlier events; the shipped model is then fitted on all data.
+Validation is the last `holdout_fraction` of the store's events in time (or explicit validation events,
+as the RecBole protocol passes): candidates are trained on the earlier events, served through
+`RecommendationService` as of the cutoff (`recommender.model_selection`), and the chosen one is then
+refitted on every event. Reproducible: the same data and seed give the same bundle arrays
+(single-threaded LightFM, seeded k-means and encoder).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,9 +27,11 @@ from content_catalog.taxonomy import AUDIENCES
 from features.interactions import SESSION_PREFIX, InteractionMatrixBuilder, Interactions
 from features.item_features import ItemFeatureBuilder
 from features.user_features import UserFeatureBuilder
-from recommender.models.base import top_k
-from recommender.models.lightfm_model import LightFMModel
+from recommender.model_selection import DEFAULT_MODEL, Selection, ValidationSet, auto_candidates, select
+from recommender.rankers import EASE_MAX_ITEMS, Ranker, RankerError, TrainingData, make_ranker, ranker_names
+from recommender.rankers.blend import BlendRanker
 from recommender.registry import Bundle, BundleError, load_bundle, register, save_bundle
+from recommender.validation_store import cutoff_time
 
 
 class TrainableEncoder(Protocol):
@@ -35,18 +41,32 @@ class TrainableEncoder(Protocol):
 
 @dataclass(frozen=True)
 class TrainParams:
-    """Knobs of the pipeline (all recorded in the manifest)."""
+    """Knobs of the pipeline (all recorded in the manifest). The LightFM knobs default to the setting
+    measured in docs/evaluation.md."""
 
-    no_components: int = 32
-    epochs: int = 20
-    learning_rate: float = 0.05
-    item_alpha: float = 1e-6
-    user_alpha: float = 1e-6
-    half_life_days: float = 30.0
+    no_components: int = 64
+    epochs: int = 30
+    learning_rate: float = 0.03
+    item_alpha: float = 1e-5
+    user_alpha: float = 1e-5
+    ease_regularization: float = 400.0
+    half_life_days: float | None = 30.0
     trending_half_life_days: float = 3.0
     n_text_clusters: int = 16
     holdout_fraction: float = 0.1
+    max_validation_users: int = 200
+    min_validation_events: int = 50
     eval_k: int = 10
+
+    def ranker_params(self, name: str) -> dict[str, Any]:
+        lightfm = {
+            "no_components": self.no_components,
+            "epochs": self.epochs,
+            "learning_rate": self.learning_rate,
+            "item_alpha": self.item_alpha,
+            "user_alpha": self.user_alpha,
+        }
+        return {"lightfm": lightfm, "ease": {"regularization": self.ease_regularization}}.get(name, {})
 
 
 def _users_for(keys: Sequence[str], known: dict[str, User]) -> list[User]:
@@ -74,57 +94,159 @@ def _audience_popularity(inter: Interactions, users: Sequence[User]) -> np.ndarr
     return out
 
 
-def _fit_model(
-    inter: Interactions, user_x: sp.csr_matrix, item_x: sp.csr_matrix, params: TrainParams, seed: int
-) -> LightFMModel:
-    model = LightFMModel(
-        no_components=params.no_components,
-        loss="warp",
-        learning_rate=params.learning_rate,
-        item_alpha=params.item_alpha,
-        user_alpha=params.user_alpha,
-        epochs=params.epochs,
-        num_threads=1,
-        random_state=seed,
-    )
-    return model.fit(inter.matrix, user_features=user_x, item_features=item_x)
+@dataclass
+class TrainingSet:
+    """Catalog-side inputs shared by every fit: items in id order, their encoder vectors and features."""
+
+    items: list[Item]
+    vectors: np.ndarray
+    item_builder: ItemFeatureBuilder
+    item_x: sp.csr_matrix
+    user_builder: UserFeatureBuilder
+    known: dict[str, User]
+    params: TrainParams
+    seed: int
+    encoder: TrainableEncoder
+    fitted: dict[str, Ranker] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls, items: Sequence[Item], users: Sequence[User], encoder: TrainableEncoder, params: TrainParams, seed: int
+    ) -> TrainingSet:
+        items = sorted(items, key=lambda it: it.id)
+        vectors = np.asarray(encoder.encode([it.text for it in items]), dtype=np.float32)
+        item_builder = ItemFeatureBuilder(
+            n_text_clusters=params.n_text_clusters, identity=False, normalize=False, random_state=seed
+        ).fit(items, vectors)
+        item_x = item_builder.transform(items, vectors)
+        user_builder = UserFeatureBuilder(identity=False, normalize=False).fit([])
+        known = {u.id: u for u in users}
+        return cls(items, vectors, item_builder, item_x, user_builder, known, params, seed, encoder)
+
+    @property
+    def item_ids(self) -> list[str]:
+        return [it.id for it in self.items]
+
+    def interactions(self, events: pd.DataFrame, now: datetime | None) -> Interactions:
+        builder = InteractionMatrixBuilder(half_life_days=self.params.half_life_days, now=now)
+        return builder.fit_transform(events, item_ids=self.item_ids)
+
+    def fit(self, name: str, inter: Interactions) -> Ranker:
+        """Fit ranker `name`; a blend reuses parts already fitted on the same interactions."""
+        if name in self.fitted:
+            return self.fitted[name]
+        users = _users_for(inter.user_map.to_list(), self.known)
+        data = TrainingData(inter.matrix, self.user_builder.transform(users), self.item_x)
+        if name == "ease+lightfm":
+            parts = [self.fit(part, inter) for part in ("ease", "lightfm")]
+            ranker: Ranker = BlendRanker.from_parts(parts, data, seed=self.seed)
+        else:
+            ranker = make_ranker(name, seed=self.seed, **self.params.ranker_params(name)).fit(data)
+        self.fitted[name] = ranker
+        return ranker
+
+    def bundle(
+        self, ranker: Ranker, inter: Interactions, events: pd.DataFrame, now: datetime | None, version: str
+    ) -> tuple[Bundle, dict[str, np.ndarray]]:
+        """An in-memory bundle (no files) and its priors."""
+        row_users = _users_for(inter.user_map.to_list(), self.known)
+        trend = (
+            InteractionMatrixBuilder(half_life_days=self.params.trending_half_life_days, now=now)
+            .fit_transform(events, item_ids=self.item_ids)
+            .matrix
+        )
+        trending = np.asarray(trend.sum(axis=0), dtype=np.float32).ravel()
+        priors = {
+            "popularity": _audience_popularity(inter, row_users),
+            "trending": trending / trending.max() if trending.max() > 0 else trending,
+            "user_counts": np.diff(inter.matrix.indptr).astype(np.int32),
+        }
+        bundle = Bundle(
+            version=version,
+            path=None,
+            manifest={"version": version},
+            item_map=inter.item_map,
+            user_map=inter.user_map,
+            ranker=ranker,
+            arrays=priors,
+            user_features=self.user_builder,
+            item_features=self.item_builder,
+            audiences=list(AUDIENCES),
+        )
+        return bundle, priors
 
 
-def _holdout_metrics(
+def _plain_columns(events: pd.DataFrame) -> pd.DataFrame:
+    """Id and type columns as Python objects: the feature builders iterate them, and iterating Arrow-backed
+    strings element by element costs seconds per 100k events."""
+    columns = [c for c in ("event_id", "user_id", "session_id", "item_id", "type") if c in events.columns]
+    return events.astype({c: object for c in columns})
+
+
+def _check_model(model: str, n_items: int) -> None:
+    if model != "auto" and model not in ranker_names():
+        raise RankerError(f"model: unknown model {model!r}; use auto or one of {', '.join(ranker_names())}")
+    if model in ("ease", "item-knn", "ease+lightfm") and n_items > EASE_MAX_ITEMS:
+        raise RankerError(
+            f"model: {model} is dense items×items; {n_items} items exceed the limit of {EASE_MAX_ITEMS} "
+            "(use --model lightfm or auto)"
+        )
+
+
+def _choose(
+    tset: TrainingSet,
+    model: str,
     events: pd.DataFrame,
-    item_ids: list[str],
-    user_x_for: Any,
-    item_x: sp.csr_matrix,
-    params: TrainParams,
-    seed: int,
-) -> dict[str, float]:
-    """Precision/recall/NDCG@k of the hybrid model vs. global popularity on a temporal holdout."""
-    from recommender.evaluation.metrics import NDCG, Precision, Recall
+    validation_events: pd.DataFrame | None,
+    now: datetime | None,
+    log: Callable[[str], None],
+) -> tuple[Selection | None, Interactions | None]:
+    """Run the validation (time split, or the given events); None when there is too little to validate.
 
-    if len(events) < 50 or params.holdout_fraction <= 0:
-        return {}
-    cutoff = events["timestamp"].quantile(1.0 - params.holdout_fraction)
-    train_ev, test_ev = events[events["timestamp"] < cutoff], events[events["timestamp"] >= cutoff]
-    builder = InteractionMatrixBuilder(half_life_days=params.half_life_days).fit(train_ev, item_ids=item_ids)
-    train = builder.transform(train_ev)
-    test = InteractionMatrixBuilder(half_life_days=None).fit(train_ev, item_ids=item_ids).transform(test_ev)
-    truth = (test.matrix > 0).astype(np.float32) - (test.matrix > 0).multiply(train.matrix > 0)
-    truth = sp.csr_matrix(truth, dtype=np.float32)
-    truth.eliminate_zeros()
-    users = np.flatnonzero(np.diff(truth.indptr) > 0)
-    if len(users) == 0 or train.matrix.nnz == 0:
-        return {}
-    model = _fit_model(train, user_x_for(train.user_map.to_list()), item_x, params, seed)
-    k = params.eval_k
-    reco, _ = model.recommend(users, k, exclude=train.matrix[users])
-    pop = np.asarray(train.matrix.sum(axis=0), dtype=np.float32)
-    pop_reco, _ = top_k(np.repeat(pop, len(users), axis=0), k, exclude=train.matrix[users])
-    t = truth[users]
-    out = {"holdout_users": float(len(users))}
-    for name, metric in (("precision", Precision(k)), ("recall", Recall(k)), ("ndcg", NDCG(k))):
-        out[f"{name}@{k}"] = round(float(metric.calc(reco, t)), 5)
-        out[f"popularity_{name}@{k}"] = round(float(metric.calc(pop_reco, t)), 5)
-    return out
+    Returns the selection and, for explicit validation events, the interactions the candidates were
+    fitted on (they are then the final fits)."""
+    params = tset.params
+    if validation_events is not None:
+        before, after, cutoff = events, validation_events, now or events["timestamp"].max().to_pydatetime()
+        info = {"split": "given", "train_events": len(before), "validation_events": len(after)}
+    else:
+        if params.holdout_fraction <= 0 or len(events) < params.min_validation_events:
+            return None, None
+        cutoff = cutoff_time(events, params.holdout_fraction)
+        before, after = events[events["timestamp"] < cutoff], events[events["timestamp"] >= cutoff]
+        info = {"split": f"time, last {params.holdout_fraction:.0%} of events", "cutoff": cutoff.isoformat()}
+        info |= {"train_events": len(before), "validation_events": len(after)}
+    if before.empty:
+        return None, None
+    validation = ValidationSet.build(
+        tset.items,
+        list(tset.known.values()),
+        before,
+        after,
+        cutoff,
+        tset.encoder,
+        tset.vectors,
+        params.max_validation_users,
+        tset.seed,
+    )
+    if not validation.truth:
+        return None, None
+    info["validation_users"] = len(validation.truth)
+    candidates, messages = auto_candidates(len(tset.items)) if model == "auto" else ([model], [])
+    for message in messages:
+        log(message)
+    inter = tset.interactions(before, cutoff)
+    part = TrainingSet(**{**tset.__dict__, "fitted": {}})
+
+    def bundle_for(name: str) -> Bundle:
+        log(f"validating {name} …")
+        return part.bundle(part.fit(name, inter), inter, before, cutoff, f"validation-{name}")[0]
+
+    selection = select(candidates, bundle_for, validation, params.eval_k, messages, info)
+    if validation_events is not None:
+        tset.fitted = part.fitted
+        return selection, inter
+    return selection, None
 
 
 def train_bundle_from_data(
@@ -140,61 +262,38 @@ def train_bundle_from_data(
     encoder_spec: str = "custom",
     now: datetime | None = None,
     data_as_of: datetime | None = None,
+    model: str = "auto",
+    validation_events: pd.DataFrame | None = None,
+    log: Callable[[str], None] = lambda _: None,
 ) -> Bundle:
-    """The pipeline on in-memory data (the store-backed `train_bundle` and the demo protocol call this).
+    """The pipeline on in-memory data (the store-backed `train_bundle` and the protocols call this).
 
-    `encoder` must already be fitted (or be fitted here when it has `fit`) and give L2-normalised rows.
+    `encoder` must already be fitted and give L2-normalised rows. `model`: "auto" or a ranker name.
+    `validation_events`: validate on these instead of the last `holdout_fraction` of `events`.
     `data_as_of`: when the events were read (kept in the manifest: a user erased after it is ignored
     by the live service until the next training).
     """
+    started = time.perf_counter()
     params = params or TrainParams()
     _check_version_free(out_dir, version)
     if not items:
         raise ValueError("train: the catalog is empty")
     if events.empty:
         raise ValueError("train: no events to learn from")
-    items = sorted(items, key=lambda it: it.id)
-    item_ids = [it.id for it in items]
-    vectors = np.asarray(encoder.encode([it.text for it in items]), dtype=np.float32)
-    item_builder = ItemFeatureBuilder(
-        n_text_clusters=params.n_text_clusters, identity=False, normalize=False, random_state=seed
-    ).fit(items, vectors)
-    item_x = item_builder.transform(items, vectors)
-    events = events.sort_values(["timestamp", "event_id"], kind="stable").reset_index(drop=True)
-    inter = InteractionMatrixBuilder(half_life_days=params.half_life_days, now=now).fit_transform(
-        events, item_ids=item_ids
-    )
-    known = {u.id: u for u in users}
-    user_builder = UserFeatureBuilder(identity=False, normalize=False).fit([])
-
-    def user_x_for(keys: list[str]) -> sp.csr_matrix:
-        return user_builder.transform(_users_for(keys, known))
-
-    metrics = _holdout_metrics(events, item_ids, user_x_for, item_x, params, seed)
-    row_users = _users_for(inter.user_map.to_list(), known)
-    model = _fit_model(inter, user_builder.transform(row_users), item_x, params, seed)
-    lfm = model.model_
-    n_users, n_items = inter.matrix.shape
-    trend = (
-        InteractionMatrixBuilder(half_life_days=params.trending_half_life_days, now=now)
-        .fit_transform(events, item_ids=item_ids)
-        .matrix
-    )
-    trending = np.asarray(trend.sum(axis=0), dtype=np.float32).ravel()
-    arrays = {
-        "item_embeddings": model.item_vectors_,
-        "item_biases": model.item_biases_,
-        "user_embeddings": model.user_vectors_,
-        "user_biases": model.user_biases_,
-        "user_feature_embeddings": lfm.user_embeddings[n_users:].astype(np.float32),
-        "user_feature_biases": lfm.user_biases[n_users:].astype(np.float32),
-        "item_feature_embeddings": lfm.item_embeddings[n_items:].astype(np.float32),
-        "item_feature_biases": lfm.item_biases[n_items:].astype(np.float32),
-        "popularity": _audience_popularity(inter, row_users),
-        "trending": trending / trending.max() if trending.max() > 0 else trending,
-        "user_counts": np.diff(inter.matrix.indptr).astype(np.int32),
-    }
+    _check_model(model, len(items))
+    events = _plain_columns(events.sort_values(["timestamp", "event_id"], kind="stable").reset_index(drop=True))
+    if validation_events is not None:
+        validation_events = _plain_columns(validation_events)
+    tset = TrainingSet.build(items, users, encoder, params, seed)
+    selection, fitted_on = _choose(tset, model, events, validation_events, now, log)
+    chosen = selection.model if selection else (DEFAULT_MODEL if model == "auto" else model)
+    if selection is None:
+        log(f"too little data to validate: serving {chosen} with the fallback blend")
+    inter = fitted_on or tset.interactions(events, now)
+    ranker = tset.fit(chosen, inter)
     version = version or datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-s{seed}"
+    _, priors = tset.bundle(ranker, inter, events, now, version)
+    n_users, n_items = inter.matrix.shape
     counts = {
         "items": n_items,
         "users": n_users,
@@ -202,25 +301,30 @@ def train_bundle_from_data(
         "events_used": inter.n_events_used,
         "interactions": int(inter.matrix.nnz),
         "negative_pairs": int(inter.negatives.nnz),
-        "registered_users": len(known),
+        "registered_users": len(tset.known),
     }
+    metrics = dict(selection.candidates[chosen]) if selection else {}
     folder = save_bundle(
         Path(out_dir),
         version,
-        arrays=arrays,
+        ranker=ranker,
+        priors=priors,
         item_map=inter.item_map,
         user_map=inter.user_map,
-        user_features=user_builder,
-        item_features=item_builder,
+        user_features=tset.user_builder,
+        item_features=tset.item_builder,
         audiences=list(AUDIENCES),
+        blend=selection.blend if selection else None,
         manifest_extra={
             "seed": seed,
             "encoder": encoder_spec,
             "params": asdict(params),
             "data_counts": counts,
             "metrics": metrics,
-            "model": "lightfm-warp",
             "data_as_of": (data_as_of or datetime.now(UTC)).isoformat(),
+            "selection": selection.manifest() if selection else {"model": chosen, "reason": "no validation data"},
+            "requested_model": model,
+            "train_seconds": round(time.perf_counter() - started, 2),
         },
     )
     return load_bundle(folder)
@@ -260,6 +364,9 @@ def train_bundle(
     now: datetime | None = None,
     register_version: bool = True,
     encoder_options: Mapping[str, Any] | None = None,
+    model: str = "auto",
+    validation_events: pd.DataFrame | None = None,
+    log: Callable[[str], None] = lambda _: None,
 ) -> Bundle:
     """Train from everything in the store and register the bundle (`store.add_model_version`).
 
@@ -287,6 +394,9 @@ def train_bundle(
         encoder_spec=spec_name,
         now=now,
         data_as_of=data_as_of,
+        model=model,
+        validation_events=validation_events,
+        log=log,
     )
     if register_version:
         register(store, bundle)

@@ -1,6 +1,6 @@
-"""Shared fixtures: the evaluation data folder (skips with a reason when it is absent), and a session
-cache folder so nothing a test run builds (jieba's dictionary cache, torch's compile cache) lands in the clone
-or the system temp."""
+"""Shared fixtures: the evaluation data folder (skips with a reason when it is absent locally; fails
+under CI=true, where the dataset guards must run), and a session cache folder so nothing a test run builds
+(jieba's dictionary cache, torch's compile cache) lands in the clone or the system temp."""
 
 from __future__ import annotations
 
@@ -34,8 +34,17 @@ def data_root() -> Path | None:
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """Data root for dataset tests; skips with a clear reason on machines without the data sets."""
+    """Data root for dataset tests (see `require_data_root`)."""
+    return require_data_root()
+
+
+def require_data_root() -> Path:
+    """The data root; skips with a clear reason on machines without the data sets, and fails under
+    CI=true (a CI run without the data would silently drop every quality guard)."""
     root = data_root()
     if root is None:
-        pytest.skip("KEPU_DATA_DIR is unset or not a folder: dataset tests need ../shared/data (see README)")
+        message = "KEPU_DATA_DIR is unset or not a folder: dataset tests need ../shared/data (see README)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"dataset tests are required in CI but {message}")
+        pytest.skip(message)
     return root

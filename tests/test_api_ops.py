@@ -55,6 +55,10 @@ def test_models_list_and_activation(app: tuple[TestClient, Store]) -> None:
     listed = client.get("/v1/models", headers=EDITOR).json()
     assert sorted((m["version"], m["active"]) for m in listed["models"]) == [("v1", True), ("v2", False)]
     assert listed["serving"] == "v1"
+    first = next(m for m in listed["models"] if m["version"] == "v1")
+    selection = first["selection"]  # what `kepu train --model auto` chose and why (tests/test_train.py: figures)
+    assert first["model"] == selection["model"] == "lightfm" and selection["reason"]
+    assert first["data_counts"]["events"] > 0 and first["data_counts"]["items"] > 0
     missing = client.post("/v1/models/v9:activate", headers=ADMIN)
     assert missing.status_code == 404 and missing.json()["error"]["field"] == "path.version"
     assert client.post("/v1/models/v2:activate", headers=EDITOR).status_code == 403

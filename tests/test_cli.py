@@ -125,9 +125,14 @@ def test_embed_search_train_activate_on_a_small_catalog(tmp_path: Path, env: dic
     assert items[0].id in result.output
     result = runner.invoke(app, ["catalog", "search", "x", "--audience", "martians"], env=env)
     assert result.exit_code == 2 and "unknown audience" in result.output
+    result = runner.invoke(app, ["train", "--model", "word2rec"], env=env)
+    assert result.exit_code == 1 and "unknown model 'word2rec'" in result.output
     result = runner.invoke(app, ["train", "--activate", "--seed", "3"], env=env)
     assert result.exit_code == 0, result.output
     version = result.output.split()[1]
+    assert f"data: items {len(items)}, users " in result.output and f"events {len(events):,}," in result.output
+    assert "served NDCG@10" in result.output
+    assert "serving lightfm: too few validation users" in result.output  # 2 users cannot pick a model
     result = runner.invoke(app, ["models", "list"], env=env)
     assert result.exit_code == 0 and version in result.output and "✓" in result.output
     result = runner.invoke(app, ["models", "activate", "no-such-version"], env=env)

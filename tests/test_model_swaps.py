@@ -33,7 +33,7 @@ def corrupt_copy(store: Store, source_version: str, version: str, models: Path) 
     shutil.copytree(record.path, folder)
     bundle = load_bundle(folder)
     store.add_model_version(version, str(folder), manifest=bundle.manifest, checksum=bundle.checksum)
-    target = folder / "item_embeddings.npy"
+    target = max(folder.rglob("*.npy"), key=lambda path: path.stat().st_size)  # any array the bundle format has
     data = bytearray(target.read_bytes())
     data[-8:] = b"\xff" * 8
     target.write_bytes(bytes(data))

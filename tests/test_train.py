@@ -39,9 +39,14 @@ def test_manifest_has_counts_params_metrics_and_checksums(trained: tuple) -> Non
     assert manifest["seed"] == 11 and manifest["params"]["no_components"] == 8
     assert manifest["data_counts"]["items"] == len(items)
     assert manifest["data_counts"]["events"] == len(events)
-    assert "precision@10" in manifest["metrics"]
-    assert set(manifest["files"]) >= {"item_embeddings.npy", "item_ids.json"}
-    assert bundle.item_matrix.shape == (len(items), 8 + 2)
+    assert manifest["format_version"] == 2
+    chosen = manifest["selection"]["model"]
+    assert manifest["model"]["name"] == chosen and chosen in {"ease", "lightfm", "ease+lightfm"}
+    assert set(manifest["selection"]["candidates"]) == {"ease", "lightfm", "ease+lightfm"}
+    assert manifest["metrics"]["served_ndcg@10"] == manifest["selection"]["candidates"][chosen]["served_ndcg@10"]
+    assert manifest["selection"]["validation"]["validation_users"] > 0
+    assert set(manifest["files"]) >= {"online_blend.json", "item_ids.json", "popularity.npy"}
+    assert bundle.blend is not None and bundle.item_matrix.shape[0] == len(items)
     registered = {v.version: v for v in store.list_model_versions()}
     assert registered["v1"].checksum == bundle.checksum
 
@@ -51,9 +56,8 @@ def test_same_seed_same_scores(trained: tuple) -> None:
     again = train_bundle(
         store, encoder, root / "again", seed=11, params=PARAMS, version="v1-again", register_version=False
     )
-    np.testing.assert_array_equal(
-        np.asarray(bundle.arrays["item_embeddings"]), np.asarray(again.arrays["item_embeddings"])
-    )
+    np.testing.assert_array_equal(bundle.item_matrix, again.item_matrix)
+    assert bundle.blend == again.blend
     np.testing.assert_array_equal(np.asarray(bundle.arrays["popularity"]), np.asarray(again.arrays["popularity"]))
 
 
@@ -111,16 +115,17 @@ def test_encoder_spec_is_built_and_fitted_from_the_catalog(trained: tuple) -> No
 
 
 def test_failed_save_leaves_no_partial_version(trained: tuple, tmp_path: Path) -> None:
-    from recommender.registry import ARRAYS, save_bundle
+    from recommender.registry import PRIORS, save_bundle
 
     _, _, bundle, *_ = trained
-    arrays = {name: np.asarray(bundle.arrays[name]) for name in ARRAYS}
+    arrays = {name: np.asarray(bundle.arrays[name]) for name in PRIORS}
     arrays["trending"] = np.array([object()], dtype=object)  # np.save refuses pickled objects
     with pytest.raises(ValueError):
         save_bundle(
             tmp_path,
             "broken",
-            arrays=arrays,
+            ranker=bundle.ranker,
+            priors=arrays,
             item_map=bundle.item_map,
             user_map=bundle.user_map,
             user_features=bundle.user_features,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
@@ -13,6 +13,12 @@ from api.service_provider import ActivationError
 
 router = APIRouter(prefix="/v1", tags=["models"])
 VersionPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.\-]{1,100}$", description="model version")]
+
+
+def _model_name(manifest: dict[str, Any]) -> str | None:
+    """Format-2 manifests hold {"name": …}; format-1 ones a plain string."""
+    model = manifest.get("model")
+    return model.get("name") if isinstance(model, dict) else model
 
 
 @router.get("/models", response_model=ModelsOut, summary="Registered model versions")
@@ -26,6 +32,9 @@ def list_models(_: Editor, store: StoreDep, provider: ProviderDep) -> ModelsOut:
                 path=v.path,
                 checksum=v.checksum,
                 metrics=dict(v.metrics),
+                model=_model_name(v.manifest),
+                selection=dict(v.manifest.get("selection") or {}),
+                data_counts=dict(v.manifest.get("data_counts") or {}),
             )
             for v in store.list_model_versions()
         ],

@@ -1,0 +1,220 @@
+"""`--model auto`: train each candidate ranker on the training part, serve it through the real
+`RecommendationService` (filters, fitted blend, freshness, MMR, reasons) over a view of the catalog as of
+the validation cutoff, and keep the one whose *served* top-k has the best validation NDCG@k.
+
+The validation users are the ones with a positive event in the validation part on an item they had not
+read before (at most `max_users`, a seeded sample). Each candidate gets its own fitted blend first
+(`recommender.blend_fit`), so the comparison is between the lists each would actually serve.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from content_catalog.schema import Item, User
+from content_catalog.vector_index import VectorIndex
+from features.interactions import POSITIVE_EVENTS, user_key
+from recommender.blend_fit import SOURCES, fit_online_blend, make_sample, ndcg_at_k
+from recommender.online_blend import OnlineBlend
+from recommender.rankers import EASE_MAX_ITEMS
+from recommender.registry import Bundle
+from recommender.service import RecommendationRequest, RecommendationService, ServiceSettings
+from recommender.validation_store import HistoryBeforeCutoff
+
+AUTO_CANDIDATES: tuple[str, ...] = ("ease", "lightfm", "ease+lightfm")
+"""What `--model auto` compares (item-kNN is trainable by name; it never beat EASE in docs/evaluation.md)."""
+DEFAULT_MODEL = "lightfm"
+"""Served when there is nothing to validate on: it scores new users, new items and any catalog size."""
+MIN_SELECTION_USERS = 20
+"""Below this many validation users the figures cannot tell candidates apart: `auto` serves DEFAULT_MODEL."""
+
+
+def auto_candidates(n_items: int) -> tuple[list[str], list[str]]:
+    """(candidates, messages): the dense item×item models are skipped above `EASE_MAX_ITEMS` items."""
+    if n_items <= EASE_MAX_ITEMS:
+        return list(AUTO_CANDIDATES), []
+    kept = [c for c in AUTO_CANDIDATES if "ease" not in c]
+    return kept, [f"skipped ease, ease+lightfm: {n_items} items > {EASE_MAX_ITEMS} (dense items×items)"]
+
+
+class MemoryCatalog:
+    """The catalog and users in memory, no rules: what validation serves from."""
+
+    def __init__(self, items: Sequence[Item], users: Sequence[User]) -> None:
+        self._items = list(items)
+        self._users = {u.id: u for u in users}
+
+    def catalog_version(self) -> str:
+        return "validation"
+
+    def iter_items(self) -> Iterator[Item]:
+        return iter(self._items)
+
+    def get_user(self, user_id: str) -> User | None:
+        return self._users.get(user_id)
+
+    def user_for_session(self, session_id: str) -> str | None:
+        return None
+
+    def list_rules(self, **kwargs: Any) -> list[Any]:
+        return []
+
+
+@dataclass
+class ValidationSet:
+    """Requests to serve and what each should find: user key → relevant item ids."""
+
+    view: HistoryBeforeCutoff
+    truth: dict[str, set[str]]
+    now: datetime
+    index: VectorIndex
+    encoder: Any
+    settings: ServiceSettings = field(default_factory=ServiceSettings)
+
+    @classmethod
+    def build(
+        cls,
+        items: Sequence[Item],
+        users: Sequence[User],
+        before: pd.DataFrame,
+        after: pd.DataFrame,
+        now: datetime,
+        encoder: Any,
+        vectors: np.ndarray,
+        max_users: int,
+        seed: int,
+    ) -> ValidationSet:
+        index = VectorIndex(int(vectors.shape[1]))
+        index.add([it.id for it in items], vectors)
+        seen: dict[str, set[str]] = {}
+        for uid, sid, item_id in before[["user_id", "session_id", "item_id"]].itertuples(index=False):
+            seen.setdefault(_key(uid, sid), set()).add(str(item_id))
+        truth: dict[str, set[str]] = {}
+        positive = after[after["type"].isin(POSITIVE_EVENTS)]
+        for uid, sid, item_id in positive[["user_id", "session_id", "item_id"]].itertuples(index=False):
+            key = _key(uid, sid)
+            if str(item_id) not in seen.get(key, set()):
+                truth.setdefault(key, set()).add(str(item_id))
+        keys = sorted(truth)
+        if len(keys) > max_users:
+            keys = sorted(np.random.default_rng(seed).choice(keys, size=max_users, replace=False).tolist())
+        view = HistoryBeforeCutoff(MemoryCatalog(items, users), before)
+        # seen filtering must cover the whole history, however long
+        settings = ServiceSettings(history_limit=max(500, max((len(v) for v in seen.values()), default=1)))
+        return cls(view, {k: truth[k] for k in keys}, now, index, encoder, settings)
+
+    def request(self, key: str, k: int) -> RecommendationRequest:
+        if key.startswith("session:"):
+            return RecommendationRequest(session_id=key.split(":", 1)[1], k=k, now=self.now)
+        return RecommendationRequest(user_id=key, k=k, now=self.now)
+
+
+def _key(uid: Any, sid: Any) -> str:
+    return user_key(uid if isinstance(uid, str) else None, sid if isinstance(sid, str) else None)
+
+
+def served_ndcg(service: RecommendationService, validation: ValidationSet, k: int) -> dict[str, float]:
+    """NDCG@k / precision@k / recall@k of what `service.recommend` returns for every validation user."""
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    ndcg, precision, recall = [], [], []
+    for key, relevant in validation.truth.items():
+        ids = [card.id for card in service.recommend(validation.request(key, k)).items]
+        hits = np.array([i in relevant for i in ids[:k]], dtype=bool)
+        ndcg.append(float(discounts[: len(hits)][hits].sum() / discounts[: min(len(relevant), k)].sum()))
+        precision.append(hits.sum() / k)
+        recall.append(hits.sum() / len(relevant))
+    return {
+        f"ndcg@{k}": round(float(np.mean(ndcg)), 5) if ndcg else 0.0,
+        f"precision@{k}": round(float(np.mean(precision)), 5) if precision else 0.0,
+        f"recall@{k}": round(float(np.mean(recall)), 5) if recall else 0.0,
+    }
+
+
+def evaluate_candidate(bundle: Bundle, validation: ValidationSet, k: int) -> tuple[OnlineBlend, dict[str, Any]]:
+    """Fit the candidate's online blend on validation, then measure its served list (and, for the record,
+    the bare model and audience popularity ranked under the same filters)."""
+    start = time.perf_counter()
+    service = RecommendationService(
+        validation.view, bundle, validation.encoder, validation.index, settings=validation.settings
+    )
+    cfg = validation.settings
+    samples = [
+        make_sample(
+            service.source_scores(validation.request(key, k)),
+            relevant,
+            cfg.freshness_half_life_days,
+            cfg.freshness_weight,
+        )
+        for key, relevant in validation.truth.items()
+    ]
+    blend = fit_online_blend(samples, k)
+    service.swap_bundle(dataclasses.replace(bundle, blend=blend, _item_matrix=bundle._item_matrix))
+    served = served_ndcg(service, validation, k)
+    flat = np.ones(len(SOURCES), np.float32)
+
+    def only(name: str) -> float:
+        vector = np.where(np.array(SOURCES) == name, 1.0, 0.0).astype(np.float32)
+        plain = [dataclasses.replace(s, boost=flat[:1].repeat(len(s.relevant))) for s in samples]
+        return round(ndcg_at_k(plain, vector, k), 5)
+
+    figures = {
+        **{f"served_{m}": v for m, v in served.items()},
+        f"bare_model_ndcg@{k}": only("model"),
+        f"popularity_ndcg@{k}": only("audience"),
+        "validation_users": len(samples),
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+    return blend, figures
+
+
+@dataclass
+class Selection:
+    """The chosen model, its fitted blend and what every candidate scored (for the manifest)."""
+
+    model: str
+    blend: OnlineBlend | None
+    candidates: dict[str, dict[str, Any]]
+    messages: list[str]
+    validation: dict[str, Any]
+    reason: str = ""
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "reason": self.reason,
+            "candidates": self.candidates,
+            "messages": self.messages,
+            "validation": self.validation,
+        }
+
+
+def select(
+    candidates: Sequence[str],
+    bundle_for: Callable[[str], Bundle],
+    validation: ValidationSet,
+    k: int,
+    messages: list[str],
+    validation_info: dict[str, Any],
+) -> Selection:
+    """Evaluate every candidate (`bundle_for(name)` trains it on the training part) and keep the best."""
+    figures: dict[str, dict[str, Any]] = {}
+    blends: dict[str, OnlineBlend] = {}
+    for name in candidates:
+        start = time.perf_counter()
+        bundle = bundle_for(name)
+        fit_seconds = time.perf_counter() - start
+        blends[name], figures[name] = evaluate_candidate(bundle, validation, k)
+        figures[name]["fit_seconds"] = round(fit_seconds, 2)
+    best = max(candidates, key=lambda n: (figures[n][f"served_ndcg@{k}"], -candidates.index(n)))
+    reason = f"best served NDCG@{k} on validation"
+    if len(candidates) > 1 and len(validation.truth) < MIN_SELECTION_USERS and DEFAULT_MODEL in candidates:
+        best, reason = DEFAULT_MODEL, f"too few validation users ({len(validation.truth)} < {MIN_SELECTION_USERS})"
+    return Selection(best, blends[best], figures, messages, validation_info, reason)

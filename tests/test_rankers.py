@@ -1,0 +1,152 @@
+"""Every servable ranker: save → load gives identical scores (known users, profiles, items added after
+training); format-1 bundles still load; unknown formats and oversized EASE are refused with a message."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from content_catalog.schema import User
+from features.idmap import IdMap
+from features.item_features import ItemFeatureBuilder
+from features.user_features import UserFeatureBuilder
+from recommender.model_selection import auto_candidates
+from recommender.online_blend import OnlineBlend
+from recommender.rankers import EASE_MAX_ITEMS, RankerError, TrainingData, make_ranker, ranker_names, score_users
+from recommender.registry import PRIORS, BundleError, load_bundle, save_bundle, sha256_file
+from recommender.rerank import BlendWeights
+from tests.test_service_support import demo_encoder, demo_items
+
+N_USERS = 40
+FAST = {"lightfm": {"no_components": 8, "epochs": 3}}
+
+
+@pytest.fixture(scope="module")
+def world() -> dict:
+    items = sorted(demo_items(), key=lambda it: it.id)[:120]
+    vectors = demo_encoder().encode([it.text for it in items])
+    item_builder = ItemFeatureBuilder(n_text_clusters=4, identity=False, normalize=False).fit(items, vectors)
+    user_builder = UserFeatureBuilder(identity=False, normalize=False).fit([])
+    audiences = ["youth", "seniors", "farmers", "workers"]
+    users = [User(id=f"u{i}", audiences=[audiences[i % 4]]) for i in range(N_USERS)]
+    rng = np.random.default_rng(0)
+    matrix = sp.random(N_USERS, len(items), density=0.08, random_state=rng, format="csr", dtype=np.float32)
+    matrix.data[:] = 1.0
+    data = TrainingData(matrix, user_builder.transform(users), item_builder.transform(items, vectors))
+    return {
+        "items": items,
+        "vectors": vectors,
+        "item_builder": item_builder,
+        "user_builder": user_builder,
+        "data": data,
+        "users": users,
+    }
+
+
+def _save(world: dict, ranker: object, folder: Path, blend: OnlineBlend | None = None) -> Path:
+    data = world["data"]
+    priors = {
+        "popularity": np.ones((6, data.n_items), np.float32),
+        "trending": np.ones(data.n_items, np.float32),
+        "user_counts": np.diff(data.interactions.indptr).astype(np.int32),
+    }
+    return save_bundle(
+        folder,
+        "v",
+        ranker=ranker,  # type: ignore[arg-type]
+        priors=priors,
+        item_map=IdMap([it.id for it in world["items"]]),
+        user_map=IdMap([u.id for u in world["users"]]),
+        user_features=world["user_builder"],
+        item_features=world["item_builder"],
+        audiences=["youth", "farmers", "workers", "seniors", "officials", "public"],
+        manifest_extra={},
+        blend=blend,
+    )
+
+
+@pytest.mark.parametrize("name", ["lightfm", "ease", "item-knn", "ease+lightfm"])
+def test_every_ranker_round_trips_with_identical_scores(world: dict, name: str, tmp_path: Path) -> None:
+    assert name in ranker_names()
+    data = world["data"]
+    if name == "ease+lightfm":
+        ranker = make_ranker(name, seed=1)
+        ranker.rankers = [make_ranker(p, seed=1, **FAST.get(p, {})).fit(data) for p in ("ease", "lightfm")]
+        ranker._fit_scales(data)  # type: ignore[attr-defined]
+    else:
+        ranker = make_ranker(name, seed=1, **FAST.get(name, {})).fit(data)
+    blend = OnlineBlend((0, 5), (BlendWeights(1, 0, 0, 0), BlendWeights(0.5, 0.2, 0.3, 0.0)), {}, 0.8)
+    loaded = load_bundle(_save(world, ranker, tmp_path, blend))
+    assert loaded.model_name == name and loaded.blend == blend
+    rows = np.arange(N_USERS)
+    before = score_users(ranker, rows, data.interactions)
+    after = score_users(loaded.ranker, rows, data.interactions)
+    np.testing.assert_array_equal(before, after)
+    assert np.isfinite(before).any()
+    new_items = data.item_features[:5]
+    np.testing.assert_array_equal(ranker.cold_item_matrix(new_items), loaded.ranker.cold_item_matrix(new_items))
+    profile = world["user_builder"].profile_row(["seniors"], "60_plus")
+    expected, got = ranker.profile_vector(profile), loaded.ranker.profile_vector(profile)
+    assert (expected is None) == (got is None)
+    if expected is not None:
+        np.testing.assert_array_equal(expected, got)
+    # the service's entry point: a known user's vector from their key and live history
+    history = [(world["items"][c].id, "view") for c in data.interactions[3].indices]
+    vector = loaded.user_vector("u3", history)
+    np.testing.assert_allclose(loaded.item_matrix @ vector, before[3], rtol=1e-5, atol=1e-5)
+
+
+def test_format_1_bundles_still_load_as_lightfm(world: dict, tmp_path: Path) -> None:
+    ranker = make_ranker("lightfm", seed=2, **FAST["lightfm"]).fit(world["data"])
+    folder = _save(world, ranker, tmp_path / "v2")
+    old = tmp_path / "v1"
+    old.mkdir()
+    for name in [*PRIORS, "item_ids", "user_ids", "user_features", "item_features", "audiences"]:
+        for suffix in (".npy", ".json"):
+            if (folder / f"{name}{suffix}").exists():
+                shutil.copy(folder / f"{name}{suffix}", old / f"{name}{suffix}")
+    for array in ranker.state()[0]:
+        shutil.copy(folder / f"ranker.{array}.npy", old / f"{array}.npy")
+    manifest = {
+        "format_version": 1,
+        "version": "old",
+        "model": "lightfm-warp",
+        "params": {"no_components": 8},
+        "files": {p.name: sha256_file(p) for p in sorted(old.iterdir())},
+    }
+    (old / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    bundle = load_bundle(old)
+    assert bundle.model_name == "lightfm-warp" and bundle.blend is None
+    np.testing.assert_array_equal(bundle.item_matrix, ranker.item_matrix())
+
+
+def test_unknown_format_and_ranker_are_refused_clearly(world: dict, tmp_path: Path) -> None:
+    folder = _save(world, make_ranker("ease").fit(world["data"]), tmp_path)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "format_version": 3}), encoding="utf-8")
+    with pytest.raises(BundleError, match=r"bundle format 3 is not supported.*retrain"):
+        load_bundle(folder)
+    manifest["model"]["name"] = "word2rec"
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(BundleError, match=r"cannot restore the model.*word2rec"):
+        load_bundle(folder)
+    with pytest.raises(RankerError, match="unknown ranker 'nope'"):
+        make_ranker("nope")
+
+
+def test_dense_item_item_models_are_skipped_above_the_item_limit() -> None:
+    assert auto_candidates(EASE_MAX_ITEMS)[0] == ["ease", "lightfm", "ease+lightfm"]
+    kept, messages = auto_candidates(EASE_MAX_ITEMS + 1)
+    assert kept == ["lightfm"] and "skipped ease" in messages[0] and str(EASE_MAX_ITEMS) in messages[0]
+
+
+def test_explicit_ease_on_a_too_large_catalog_is_refused() -> None:
+    big = sp.csr_matrix((2, EASE_MAX_ITEMS + 1), dtype=np.float32)
+    data = TrainingData(big, sp.csr_matrix((2, 1)), sp.csr_matrix((EASE_MAX_ITEMS + 1, 1)))
+    with pytest.raises(RankerError, match=f"exceed the limit of {EASE_MAX_ITEMS}"):
+        make_ranker("ease").fit(data)
