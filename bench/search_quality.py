@@ -31,7 +31,9 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from content_catalog.demo_catalog import load_demo_items
-from content_catalog.encoders import TextEncoder, make_encoder
+from content_catalog.encoders import DEFAULT_SPEC, TextEncoder, TfidfSvdEncoder, make_encoder
+from content_catalog.encoders.hybrid import HybridEncoder
+from content_catalog.encoders.use_multilingual import UseMultilingualEncoder
 from content_catalog.vector_index import VectorIndex
 from recommender.candidates import CatalogView
 from recommender.evaluation.search_judgments import JudgedQuery, Summary, load_queries, summarize
@@ -58,8 +60,16 @@ class Row:
     ms_per_query: float
 
 
+_USE = UseMultilingualEncoder()
+"""One USE model for every row: its per-text cache lets hybrid reuse the use-multilingual vectors."""
+
+
 def fitted_encoder(spec: str, texts: list[str]) -> TextEncoder:
-    kwargs = {"random_state": 0} if spec in ("tfidf-svd", "hybrid") else {}
+    if spec == "use-multilingual":
+        return _USE
+    if spec == "hybrid":
+        return HybridEncoder(tfidf=TfidfSvdEncoder(random_state=0), use=_USE).fit(texts)
+    kwargs = {"random_state": 0} if spec == "tfidf-svd" else {}
     return make_encoder(spec, **kwargs).fit(texts)
 
 
@@ -231,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=os.environ.get("KEPU_DATA_DIR"))
     parser.add_argument("--encoders", default="tfidf-svd,use-multilingual,hybrid")
-    parser.add_argument("--default", default="hybrid", help="encoder whose fused search gets the ablation rows")
+    parser.add_argument("--default", default=DEFAULT_SPEC, help="encoder whose fused search gets the ablation rows")
     parser.add_argument("--skip-csl", action="store_true")
     parser.add_argument("--csl-limit", type=int, default=0, help="only the first N CSL papers (CI)")
     parser.add_argument("--json", action="store_true")

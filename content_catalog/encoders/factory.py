@@ -11,7 +11,8 @@ from content_catalog.encoders.sentence_transformer import SPEC_PREFIX, SentenceT
 from content_catalog.encoders.tfidf_svd import TfidfSvdEncoder
 from content_catalog.encoders.use_multilingual import UseMultilingualEncoder
 
-DEFAULT_SPEC = "tfidf-svd"
+DEFAULT_SPEC = "hybrid"
+"""Chosen by measurement (docs/encoders.md, docs/search.md); `tfidf-svd` stays the light fallback."""
 ENCODER_KINDS: dict[str, type[TextEncoder]] = {
     TfidfSvdEncoder.kind: TfidfSvdEncoder,
     SentenceTransformerEncoder.kind: SentenceTransformerEncoder,

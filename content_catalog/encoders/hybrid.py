@@ -36,7 +36,7 @@ class HybridEncoder(TextEncoder):
 
     def __init__(
         self,
-        tfidf_weight: float = 0.5,
+        tfidf_weight: float = 0.3,
         tfidf: TfidfSvdEncoder | None = None,
         use: UseMultilingualEncoder | None = None,
     ) -> None:
