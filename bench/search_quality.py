@@ -195,6 +195,7 @@ def judged_rows(catalog: Catalog, queries: list[JudgedQuery], default: str) -> t
         )
         if spec == default:
             for label, params in (
+                ("  shipped defaults: SearchParams()", SearchParams()),
                 ("  no threshold", SearchParams(weight, 0.0, 0.0)),
                 ("  no synonym groups", SearchParams(weight, threshold, ratio, synonym_weight=0.0)),
                 ("  no title boost", SearchParams(weight, threshold, ratio, title_boost=0.0)),

@@ -147,7 +147,8 @@ def query_terms(
     weights: dict[str, float] = {}
     for term in [*whole, *words, *part]:
         weights.setdefault(term, PIECE_WEIGHT if any(term in w and term != w for w in whole) else 1.0)
-    for piece in word_pieces(words):
+    loose = [w for w in words if not any(w in term and w != term for term in whole)]
+    for piece in word_pieces(loose):  # a subsumed word's pieces would credit the same partial match again
         weights.setdefault(piece, PIECE_WEIGHT)
     for share, terms in ((1.0, whole), (PIECE_WEIGHT, part)):
         for token in glossary_tokens(terms, glossary):

@@ -35,9 +35,9 @@ FILTERED_HINT = "有相关内容，但不适合所选人群或已下线：去掉
 class SearchParams:
     """Fusion knobs; the defaults are the ones `bench/search_quality.py` chose (docs/search.md)."""
 
-    lexical_weight: float = 0.5
-    min_score: float = 0.2
-    item_ratio: float = 0.5
+    lexical_weight: float = 0.4
+    min_score: float = 0.32
+    item_ratio: float = 0.0
     title_boost: float = 1.0
     synonym_weight: float = 0.6
     dense_pool: int = 200
