@@ -5,12 +5,14 @@ below loosely related ones, and they cannot tell "nothing here" from "something 
 an item scores only for query words it contains, rarer words weigh more (idf), a word in the title counts
 extra (`title_boost`). Tokens are jieba words plus the two-character pieces of longer Chinese words (so
 "稻飞虱" also matches "飞虱") plus every glossary term the text contains as a substring, so glossary terms match
-however jieba happens to cut the sentence. A query containing a glossary term also searches that term's
-synonyms at `synonym_weight` (colloquial "血压高" finds "高血压").
+however jieba happens to cut the sentence, plus single characters (a weak partial match, `char_weight`).
+Glossary synonym groups become one "any term of this group" token, matched at `synonym_weight` (colloquial
+"血压高" finds "高血压"); one-way concepts ("水稻病虫害 > 稻飞虱 稻瘟病 …") become a concept token that an item
+earns by naming any member, so a query naming the concept finds items that only name a member.
 
-Scores are normalised by what the query could earn at most (each term matched once in title and body), so a
-score says "how much of the query, weighted by rarity, this item covers" and is comparable across queries —
-the no-answer threshold in `recommender.search` relies on that.
+Scores are divided by the weighted idf of every query term (clipped to 1), so a score says "how much of the
+query, weighted by rarity, this item covers" and is comparable across queries — the no-answer threshold in
+`recommender.search` relies on that.
 """
 
 from __future__ import annotations
