@@ -186,40 +186,43 @@ def catalog_search(
     query: Annotated[str, typer.Argument(help="Free text, e.g. 水稻病虫害")],
     k: Annotated[int, typer.Option("--k", "-k", min=1, max=100)] = 10,
     audience: Annotated[str | None, typer.Option("--audience", help="Only items for this audience")] = None,
+    include_hidden: Annotated[
+        bool, typer.Option("--include-hidden", help="Also show expired and unverified items (editors)")
+    ] = False,
     store_url: StoreUrl = None,
     var_dir: VarDir = None,
 ) -> None:
-    """Semantic search over the catalog from the terminal (embeds the catalog first if needed)."""
+    """Hybrid search from the terminal: the same search, filters and scores as GET /v1/search."""
     from content_catalog.catalog_index import embed_catalog
     from content_catalog.taxonomy import AUDIENCES
+    from recommender.service import RecommendationService, ServiceSettings
 
     if audience is not None and audience not in AUDIENCES:
         raise _fail(f"--audience: unknown audience {audience!r}; expected one of {', '.join(AUDIENCES)}", 2)
     if not query.strip():
         raise _fail("QUERY must not be empty", 2)
-    store = _open_store(_settings(store_url, var_dir))
+    settings = _settings(store_url, var_dir)
+    store = _open_store(settings)
     try:
         if store.count_items() == 0:
             raise _fail("the catalog is empty: run `kepu catalog ingest FILE…` first")
-        catalog, _ = embed_catalog(store, _settings(store_url, var_dir))
-        fetch = k if audience is None else min(len(catalog.index), k * 10)
-        hits = catalog.search(query, fetch)
-        items = {it.id: it for it in store.get_items([item_id for item_id, _ in hits])}
+        catalog, _ = embed_catalog(store, settings)
+        # The API's service without a model bundle (search does not use it); a fixed cursor secret so that
+        # a read-only search never writes one into the store.
+        service = RecommendationService(
+            store, None, catalog.encoder, catalog.index, settings=ServiceSettings(cursor_secret="cli-search")
+        )
+        hits, hint = service.search_with_hint(query, k, audience=audience, include_hidden=include_hidden)
     finally:
         store.close()
+    if not hits:
+        console.print(f"「{query}」: no results. {hint or ''}")
+        return
     table = Table(title=f"「{query}」")
     for column in ("#", "score", "id", "title", "audiences", "format"):
         table.add_column(column)
-    rank = 0
-    for item_id, score in hits:
-        item = items.get(item_id)
-        if item is None or (audience and audience not in [t.audience for t in item.audiences]):
-            continue
-        rank += 1
-        audiences = ",".join(t.audience for t in item.audiences)
-        table.add_row(str(rank), f"{score:.3f}", item.id, item.title, audiences, item.format)
-        if rank == k:
-            break
+    for rank, hit in enumerate(hits, start=1):
+        table.add_row(str(rank), f"{hit.score:.3f}", hit.id, hit.title, ",".join(hit.audiences), hit.format)
     console.print(table)
 
 

@@ -64,6 +64,12 @@ class ItemListOut(BaseModel):
     request_id: str
 
 
+class SearchOut(ItemListOut):
+    """Search hits; an empty `items` comes with a `hint` saying why (no good match, or all filtered out)."""
+
+    hint: str | None = None
+
+
 # ---- items ----------------------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/csl_encoders.py --data-dir /work/shared/data [--json] [--supervised-cv]
         [--background] [--st sentence-transformers:/path/to/model] [--dims 64,128]
+        [--hybrid-weights 0.3,0.5,0.7] [--no-neural]
 
 Every row is measured in the same run as the baseline (sparse character 1–2-gram TF-IDF, no SVD) on
 the same texts; `ratio` is agreement / baseline agreement. Corpus: CSL dev+test (2,000 papers).
@@ -31,6 +32,8 @@ from content_catalog.encoders.evaluation import (
     load_csl,
     neighbour_agreement,
 )
+from content_catalog.encoders.hybrid import HybridEncoder
+from content_catalog.encoders.use_multilingual import UseMultilingualEncoder
 
 
 @dataclass
@@ -82,6 +85,20 @@ def default_contenders(texts: list[str], corpus: CslCorpus, args: argparse.Names
         )
     if args.st:
         contenders[args.st] = lambda: make_encoder(args.st).encode(texts, show_progress=False)
+    contenders.update(neural_contenders(texts, args))
+    return contenders
+
+
+def neural_contenders(texts: list[str], args: argparse.Namespace) -> dict[str, Callable[[], np.ndarray]]:
+    """USE multilingual alone and `hybrid` at each `--hybrid-weights` (tfidf-svd share of the cosine)."""
+    if args.no_neural:
+        return {}
+    use = UseMultilingualEncoder()  # one instance: its text cache makes the hybrid rows pay for tfidf-svd only
+    contenders: dict[str, Callable[[], np.ndarray]] = {"use-multilingual": lambda: use.encode(texts)}
+    for weight in args.hybrid_weights:
+        contenders[f"hybrid tfidf_weight={weight}"] = lambda weight=weight: HybridEncoder(
+            weight, TfidfSvdEncoder(), use
+        ).fit(texts).encode(texts)
     return contenders
 
 
@@ -129,11 +146,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--background", action="store_true", help="also fit with CSL train titles as background")
     parser.add_argument("--supervised-cv", action="store_true", help="5-fold CV of the supervised LDA part")
     parser.add_argument("--no-titles", action="store_true", help="skip the titles-only corpus")
+    parser.add_argument("--no-neural", action="store_true", help="skip use-multilingual and hybrid rows")
+    parser.add_argument("--hybrid-weights", default="0.5", help="tfidf-svd shares for hybrid rows, e.g. 0.3,0.5")
     parser.add_argument("--st", default="", help="also run a 'sentence-transformers:<path-or-name>' encoder")
     args = parser.parse_args(argv)
     if args.data_dir is None:
         parser.error("give --data-dir (the shared data root or its csl/ folder) or set KEPU_DATA_DIR")
     args.dims = [int(part) for part in args.dims.split(",") if part.strip()]
+    args.hybrid_weights = [float(part) for part in args.hybrid_weights.split(",") if part.strip()]
     return args
 
 
@@ -151,6 +171,7 @@ def run(args: argparse.Namespace) -> list[Row]:
     if not args.no_titles:
         titles = corpus.titles
         title_contenders = {"tfidf-svd (default)": lambda: TfidfSvdEncoder().fit_transform(titles)}
+        title_contenders.update(neural_contenders(titles, args))
         if args.background:
             title_contenders["tfidf-svd + 8k train titles background"] = lambda: TfidfSvdEncoder().fit_transform(
                 titles, background=corpus.background_titles

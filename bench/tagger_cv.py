@@ -5,7 +5,7 @@ fits the tagger on the other folds (+ unlabelled items, for the encoder), predic
 with their tags removed, and scores per-label F1 (5 audiences + public) and macro-F1. The full tagger
 is compared with searched-weights, lexicon-only and prototype-only variants measured in the same run.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/tagger_cv.py [--folds 5] [--seed 0] [--json]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/tagger_cv.py [--folds 5] [--seed 0] [--json] [--encoder hybrid]
 """
 
 from __future__ import annotations
@@ -25,12 +25,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variants", nargs="+", default=list(ABLATIONS), choices=list(ABLATIONS))
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--encoder", default=None, help="catalog encoder spec for the tagger (default: char TF-IDF)")
     args = parser.parse_args(argv)
 
     items = load_demo_items()
     n_labelled = sum(1 for item in items if item.editor_audiences)
     started = time.perf_counter()
-    results = run_ablations(items, n_splits=args.folds, random_state=args.seed, variants=args.variants)
+    results = run_ablations(
+        items, n_splits=args.folds, random_state=args.seed, variants=args.variants, encoder_spec=args.encoder
+    )
     seconds = time.perf_counter() - started
     if args.json:
         print(
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     baseline = results[0].macro_f1
     print(
         f"demo catalog: {len(items)} items, {n_labelled} editor-labelled;"
-        f" {args.folds}-fold CV, seed {args.seed}"
+        f" {args.folds}-fold CV, seed {args.seed}; encoder: {args.encoder or 'char TF-IDF (tagger default)'}"
     )
     header = (
         f"{'variant':<16}" + "".join(f"{label:>10}" for label in LABELS) + f"{'macro-F1':>10}{'ratio':>8}"

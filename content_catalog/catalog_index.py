@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from content_catalog.encoders import TextEncoder, load_encoder, make_encoder
+from content_catalog.encoders.hybrid import HybridEncoder
 from content_catalog.encoders.tfidf_svd import TfidfSvdEncoder
+from content_catalog.encoders.use_multilingual import UseMultilingualEncoder
 from content_catalog.schema import Item
 from content_catalog.settings import Settings
 from content_catalog.vector_index import VectorIndex
@@ -180,8 +182,10 @@ def _move_into_place(staging: Path, target: Path, attempts: int = 10) -> None:
 def new_encoder(settings: Settings) -> TextEncoder:
     """An unfitted encoder as configured (`KEPU_ENCODER`, dimension, device, seed)."""
     spec = settings.encoder.strip()
-    if spec == TfidfSvdEncoder.kind:
+    if spec in (TfidfSvdEncoder.kind, HybridEncoder.kind):
         return make_encoder(spec, dim=settings.encoder_dim, random_state=settings.seed)
+    if spec == UseMultilingualEncoder.kind:
+        return make_encoder(spec)
     return make_encoder(spec, device=settings.encoder_device)
 
 

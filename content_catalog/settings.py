@@ -19,9 +19,13 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL; default sqlite:///<var_dir>/kepu.db. PostgreSQL: postgresql+psycopg2://…"
     )
     encoder: str = Field(
-        "tfidf-svd", description="'tfidf-svd' (offline default) or 'sentence-transformers:<path-or-hub-name>'"
+        "hybrid",
+        description="'hybrid' (default: tfidf-svd + use-multilingual), 'tfidf-svd' (light fallback), "
+        "'use-multilingual' or 'sentence-transformers:<path-or-hub-name>'",
     )
-    encoder_dim: int = Field(256, ge=8, le=4096, description="Dimension of the tfidf-svd encoder")
+    encoder_dim: int = Field(
+        256, ge=8, le=4096, description="Dimension of the tfidf-svd encoder (and of hybrid's tfidf-svd part)"
+    )
     encoder_device: str = Field("cpu", description="Torch device for sentence-transformers")
     hnsw_threshold: int = Field(100_000, ge=1, description="Use an HNSW faiss index above this many items")
     data_dir: Path | None = Field(None, description="Folder with the evaluation data sets (../shared/data)")

@@ -53,11 +53,11 @@ from recommender.cursor import (
     owner_of,
 )
 from recommender.forgetting import Forgetting
-from recommender.lexical import KeywordMatcher
-from recommender.models.base import top_k
 from recommender.registry import Bundle
 from recommender.rerank import BlendWeights, apply_pins, blend, freshness_boost, mmr
 from recommender.rules import EditorRule, RuleSet
+from recommender.search import CatalogSearch, SearchFilters, SearchParams
+from recommender.similar import SimilarParams, rerank_similar
 
 DEFAULT_MMR_LAMBDA = 0.7
 """MMR trade-off for bundles without a fitted one (format 1): 70 % relevance, 30 % topic novelty."""
@@ -136,8 +136,9 @@ class ServiceSettings:
     require_verified: bool = True
     audience_min_score: float = 0.5
     shrinkage: float = 5.0
-    search_keyword_weight: float = 0.5  # keyword share added to the cosine in `search` (0 = dense only)
     sources_off: tuple[str, ...] = ()  # candidate sources left out of the blend (ablations, experiments)
+    search: SearchParams = field(default_factory=SearchParams)  # fusion and no-answer threshold (recommender.search)
+    similar: SimilarParams = field(default_factory=SimilarParams)  # topic/audience agreement (recommender.similar)
     cursor_secret: str | None = None
     snapshot_ttl_seconds: float = 3_600.0
     snapshot_max_entries: int = 10_000  # in-memory snapshot cache only
@@ -149,7 +150,7 @@ class ServiceSettings:
     def __post_init__(self) -> None:
         if self.mmr_lambda is not None and not 0.0 <= self.mmr_lambda <= 1.0:
             raise ValueError(f"mmr_lambda must be within [0, 1], got {self.mmr_lambda}")
-        for name in ("freshness_weight", "shrinkage", "search_keyword_weight"):
+        for name in ("freshness_weight", "shrinkage"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("pool_per_source", "snapshot_depth", "content_k_per_read", "recent_reads", "history_limit"):
@@ -247,7 +248,7 @@ class RecommendationService:
         self._lock = threading.Lock()
         self._catalog_version: str | None = None
         self._view = CatalogView.build([])
-        self._matcher: tuple[CatalogView, KeywordMatcher] | None = None
+        self._searcher: CatalogSearch | None = None
         self._indexed_texts: dict[str, str] | None = None  # item id -> text digest the index holds
         self._item_matrix: np.ndarray | None = None
         self._vectors: dict[str, np.ndarray] = {}
@@ -657,52 +658,57 @@ class RecommendationService:
         return list(zip(ids[0], scores[0], strict=True)) if ids else []
 
     def similar(self, item_id: str, k: int = 10, now: datetime | None = None) -> list[RecommendedItem]:
-        """Content neighbours of one item (active, verified ones), best first."""
-        view, _, _ = self._catalog()
+        """Content neighbours of one item (active, verified ones) kept on its topic (`recommender.similar`)."""
+        view, matrix, _ = self._catalog()
         row = view.ids.get(item_id)
         if row < 0:
             raise UnknownItemError(f"item_id: unknown item {item_id!r}")
         ok = filters.active(view, (now or datetime.now(UTC)).astimezone(UTC)) & filters.verified(
             view, self.settings.require_verified
         )
+        params = self.settings.similar
         vec = self.encoder.encode([view.items[row].text])
-        out = []
-        for hit_id, score in self._hits(vec, k * 3 + 1, [item_id]):
-            hit_row = view.ids.get(hit_id)
-            if hit_id != item_id and hit_row >= 0 and ok[hit_row]:
-                out.append(self._card(view.items[hit_row], score, "相似内容"))
-            if len(out) == k:
-                break
-        return out
+        hits = [(view.ids.get(hit_id), score) for hit_id, score in self._hits(vec, params.pool, [item_id])]
+        ranked = rerank_similar(view, row, hits, ok, k, params, matrix)
+        return [self._card(view.items[r], score, "相似内容") for r, score in ranked]
 
     def search(
-        self, query: str, k: int = 10, audience: str | None = None, now: datetime | None = None
+        self,
+        query: str,
+        k: int = 10,
+        audience: str | None = None,
+        now: datetime | None = None,
+        *,
+        include_hidden: bool = False,
     ) -> list[RecommendedItem]:
-        """Semantic search: encode the query, search the vector index, keep active items for `audience`."""
-        if not query or not query.strip():
-            raise ValueError("q: the search query is empty")
-        if audience is not None:
-            check_audience(audience, "audience")
-        view, _, _ = self._catalog()
-        ok = filters.active(view, (now or datetime.now(UTC)).astimezone(UTC)) & filters.verified(
-            view, self.settings.require_verified
-        )
-        if audience is not None:
-            ok &= filters.audience(view, [audience], self.settings.audience_min_score)
-        # Hybrid: cosine of the dense hits plus keyword matches over the whole catalog (see lexical.py).
-        combined = self._keywords(view).scores(query) * self.settings.search_keyword_weight
-        dense = np.zeros(view.size, dtype=bool)
-        for hit_id, score in self._hits(self.encoder.encode([query.strip()]), k * 4, []):
-            row = view.ids.get(hit_id)
-            if row >= 0:
-                combined[row] += score
-                dense[row] = True
-        allowed = ok & (dense | (combined > 0))
-        order = top_k(combined[None, :], min(k, view.size), candidates=allowed)[0][0]
-        return [self._card(view.items[row], float(combined[row]), None) for row in order if row >= 0]
+        """Hybrid search (`recommender.search`): best first, empty when nothing matches well enough."""
+        return self.search_with_hint(query, k, audience, now, include_hidden=include_hidden)[0]
 
-    def _keywords(self, view: CatalogView) -> KeywordMatcher:
-        """The keyword matcher of the current catalog view (built once per catalog version)."""
-        if self._matcher is None or self._matcher[0] is not view:
-            self._matcher = (view, KeywordMatcher([it.title for it in view.items], [it.text for it in view.items]))
-        return self._matcher[1]
+    def search_with_hint(
+        self,
+        query: str,
+        k: int = 10,
+        audience: str | None = None,
+        now: datetime | None = None,
+        *,
+        include_hidden: bool = False,
+    ) -> tuple[list[RecommendedItem], str | None]:
+        """Search hits as cards plus the hint that explains an empty list (None when there are hits)."""
+        wanted = SearchFilters(
+            audience=audience,
+            include_hidden=include_hidden,
+            require_verified=self.settings.require_verified,
+            audience_min_score=self.settings.audience_min_score,
+            now=now,
+        )
+        result = self.searcher().search(query, k, wanted)
+        return [self._card(hit.item, hit.score, None) for hit in result.hits], result.hint
+
+    def searcher(self) -> CatalogSearch:
+        """The search over the current catalog view (built once per catalog version)."""
+        view, _, _ = self._catalog()
+        searcher = self._searcher
+        if searcher is None or searcher.view is not view:
+            searcher = CatalogSearch(view, self.encoder, self.index, self.settings.search)
+            self._searcher = searcher
+        return searcher

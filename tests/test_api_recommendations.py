@@ -213,3 +213,15 @@ def test_preview_bad_audience(app: tuple[TestClient, Store]) -> None:
     client, _ = app
     response = client.get("/v1/audiences/martians/preview", headers=READER)
     assert response.status_code == 422 and response.json()["error"]["field"] == "path.audience"
+
+
+def test_search_answers_nothing_with_a_hint_and_hidden_items_need_an_editor(app: tuple[TestClient, Store]) -> None:
+    client, _ = app
+    found = client.get("/v1/search", params={"q": "水稻 病虫害"}, headers=READER).json()
+    assert found["items"] and found["hint"] is None
+    nothing = client.get("/v1/search", params={"q": "周杰伦演唱会门票"}, headers=READER).json()
+    assert nothing["items"] == [] and nothing["hint"]
+    refused = client.get("/v1/search", params={"q": "水稻", "include_hidden": "true"}, headers=READER)
+    assert refused.status_code == 403 and refused.json()["error"]["field"] == "query.include_hidden"
+    allowed = client.get("/v1/search", params={"q": "水稻 病虫害", "include_hidden": "true"}, headers=EDITOR)
+    assert allowed.status_code == 200 and allowed.json()["items"]

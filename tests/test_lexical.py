@@ -1,24 +1,65 @@
-"""Keyword half of hybrid search."""
+"""Lexical half of hybrid search: BM25 over jieba tokens with the glossary's synonyms and concepts."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 
-from recommender.lexical import KeywordMatcher, query_terms
+from recommender.lexical import BM25Index, Glossary, default_glossary, query_terms
+
+TITLES = ["三分钟认清稻飞虱", "稻田里的青蛙", "病虫害识别手册", "老人防跌倒", "在家量血压"]
+TEXTS = [
+    "稻飞虱是水稻的主要害虫，拍稻丛基部就能看到",
+    "青蛙吃虫子，也吃稻田里的飞虱",
+    "果树病虫害识别",
+    "浴室加装扶手，防止摔跤",
+    "高血压的老人每天早晚各量一次",
+]
 
 
-def test_query_terms_keep_words_of_two_or_more_characters() -> None:
-    assert query_terms("水稻病虫害") == ["水稻", "病虫害"]
-    assert query_terms("防") == ["防"]
-    assert query_terms("   ") == []
+def test_title_matches_beat_text_matches_and_scores_are_bounded() -> None:
+    index = BM25Index(TITLES, TEXTS, title_boost=1.0)
+    scores = index.scores("稻飞虱")
+    assert scores.argmax() == 0 and scores[0] > scores[1] > 0
+    assert np.all((scores >= 0) & (scores <= 1))
+    assert np.all(index.scores("周杰伦演唱会") == 0)
 
 
-def test_title_matches_beat_body_matches_and_partial_matches() -> None:
-    matcher = KeywordMatcher(
-        ["水稻病虫害绿色防控", "稻田里的青蛙", "病虫害识别手册", "老人防跌倒"],
-        ["水稻病虫害绿色防控 灯光诱杀", "稻田里的青蛙 水稻病虫害的天敌", "病虫害识别手册 果树", "老人防跌倒 扶手"],
-    )
-    scores = matcher.scores("水稻病虫害")
-    assert scores[0] == np.float32(1.0)
-    assert scores[0] > scores[2] > scores[1] > scores[3] == 0
-    assert np.all(matcher.scores("") == 0)
+def test_synonyms_find_colloquial_wording_and_can_be_switched_off() -> None:
+    with_synonyms = BM25Index(TITLES, TEXTS).scores("血压高怎么办")
+    assert with_synonyms.argmax() == 4
+    no_glossary = BM25Index(TITLES, TEXTS, synonym_weight=0.0, glossary=Glossary(()), char_weight=0.0)
+    assert no_glossary.scores("摔倒")[3] == 0
+    assert BM25Index(TITLES, TEXTS).scores("摔倒").argmax() == 3
+
+
+def test_a_named_concept_matches_its_members() -> None:
+    """水稻病虫害 names a concept whose members (稻飞虱 …) the items use instead of the words."""
+    scores = BM25Index(TITLES, TEXTS).scores("水稻病虫害")
+    assert scores[0] == scores.max()
+    terms, words = query_terms("水稻病虫害", default_glossary(), 0.6)
+    assert words == ["水稻", "病虫害"] and terms["水稻病虫害"] == 1.0 and terms["水稻"] < 1.0
+
+
+def test_plain_mode_is_textbook_bm25_over_jieba_words() -> None:
+    plain = BM25Index(TITLES, TEXTS, plain=True, title_boost=0.0)
+    assert plain.scores("水稻病虫害")[0] > 0  # 水稻 appears in the text
+    assert plain.scores("血压高")[4] == 0  # no synonyms: 血压高 is not a word of item 4
+
+
+def test_glossary_file_errors_name_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "g.txt"
+    bad.write_text("# comment\n高血压 血压高\n孤词\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"g.txt:3"):
+        Glossary.load(bad)
+    bad.write_text("概念 > 甲\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"g.txt:1: terms need two"):
+        Glossary.load(bad)
+    assert default_glossary().synonyms("水稻病虫害")[:2] == ["稻飞虱", "褐飞虱"]
+
+
+def test_misaligned_fields_are_refused() -> None:
+    with pytest.raises(ValueError, match="aligned"):
+        BM25Index(["a"], [])

@@ -10,8 +10,9 @@ from api.deps import ClientIdsDep, MetricsDep, ProviderDep, Reader, RequestIdDep
 from api.errors import ApiError
 from api.experiments import Assignment, assign
 from api.recommending import RecommendationCall, item_list, run_recommendation
+from api.roles import Role
 from api.routers.experiments import active_experiment_variants
-from api.schemas import AudienceId, Channel, ItemListOut, RecommendationsOut
+from api.schemas import AudienceId, Channel, ItemListOut, RecommendationsOut, SearchOut
 from api.service_provider import ActivationError
 from content_catalog.schema import ID_PATTERN
 from content_catalog.store import Store
@@ -89,24 +90,31 @@ def similar(
     return item_list(results, model_version=_version(service), request_id=request_id)
 
 
-@router.get("/search", response_model=ItemListOut, summary="Semantic search over the catalog")
+@router.get("/search", response_model=SearchOut, summary="Hybrid keyword + semantic search over the catalog")
 def search(
-    _: Reader,
+    caller: Reader,
     service: ServiceDep,
     request_id: RequestIdDep,
     q: Annotated[str, Query(min_length=1, max_length=500, description="query text (Chinese or English)")],
     audience: AudienceId | None = None,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
-) -> ItemListOut:
+    include_hidden: Annotated[
+        bool, Query(description="editors: also return expired and unverified items (needs an editor key)")
+    ] = False,
+) -> SearchOut:
+    """One search path with `kepu catalog search` (`recommender.search`): same filters, same scores."""
     if not q.strip():
         raise ApiError(422, "q must not be blank", field="query.q")
+    if include_hidden and (caller.role is None or caller.role < Role.EDITOR):
+        raise ApiError(403, "include_hidden needs an editor API key", field="query.include_hidden")
     if len(service.index) == 0:  # empty catalog: nothing to search (and no fitted encoder yet)
-        return item_list([], model_version=_version(service), request_id=request_id)
+        return SearchOut(items=[], model_version=_version(service), request_id=request_id, hint="目录为空")
     try:
-        results = service.search(q, k, audience=audience)
+        results, hint = service.search_with_hint(q, k, audience=audience, include_hidden=include_hidden)
     except ValueError as exc:
         raise ApiError(422, str(exc), field="query.q") from exc
-    return item_list(results, model_version=_version(service), request_id=request_id)
+    listed = item_list(results, model_version=_version(service), request_id=request_id)
+    return SearchOut(**listed.model_dump(), hint=hint)
 
 
 def _version(service: object) -> str | None:

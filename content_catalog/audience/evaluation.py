@@ -102,8 +102,11 @@ def run_ablations(
     n_splits: int = 5,
     random_state: int = 0,
     variants: Sequence[str] = tuple(ABLATIONS),
+    encoder_spec: str | None = None,
 ) -> list[CVResult]:
-    """The full tagger and the searched-weights / lexicon-only / prototype-only variants, on the same folds."""
+    """The full tagger and the searched-weights / lexicon-only / prototype-only variants, on the same folds.
+
+    `encoder_spec` (e.g. 'hybrid') replaces the tagger's own char TF-IDF with a catalog encoder."""
     results = []
     for variant in variants:
         overrides = ABLATIONS[variant]
@@ -113,7 +116,18 @@ def run_ablations(
                 n_splits=n_splits,
                 random_state=random_state,
                 name=variant,
-                make_tagger=lambda o=overrides: AudienceTagger(random_state=random_state, **o),  # type: ignore[misc]
+                make_tagger=lambda o=overrides: AudienceTagger(  # type: ignore[misc]
+                    random_state=random_state, encoder=_encoder(encoder_spec), **o
+                ),
             )
         )
     return results
+
+
+def _encoder(spec: str | None) -> object | None:
+    """A fresh catalog encoder for the tagger, or None for its built-in char TF-IDF."""
+    if spec is None:
+        return None
+    from content_catalog.encoders import make_encoder
+
+    return make_encoder(spec)
