@@ -47,3 +47,11 @@ def chromium_env(home: Path) -> dict[str, str]:
 def launch_chromium(playwright: object, home: Path) -> object:
     """Headless Chromium (Debian's build, via Playwright) whose home folder is `home`."""
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, env=chromium_env(home))
+
+
+def screenshots_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """KEPU_SCREENSHOTS_DIR when set (e.g. docs/screenshots to refresh the README's pictures), else a pytest
+    temp folder, so a test run neither rewrites tracked files nor leaves pictures in the system temp."""
+    folder = Path(os.environ.get("KEPU_SCREENSHOTS_DIR") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

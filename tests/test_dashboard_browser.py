@@ -15,10 +15,12 @@ import httpx
 import pytest
 
 from tests.axe_support import axe_violations, blocking
+from tests.browser_support import launch_chromium, require_chromium, screenshots_folder
 from tests.test_api_support import ADMIN, EDITOR, INGEST, uvicorn_server
-from tests.test_editor_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, sync_api
 
 pytestmark = pytest.mark.browser
+require_chromium()
+sync_api = pytest.importorskip("playwright.sync_api")
 AUDIENCE_ITEMS = {"farmers": ["seed-1", "seed-2", "seed-3"], "seniors": ["health-1", "health-2", "fraud-1"]}
 
 
@@ -59,11 +61,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists():
-        pytest.skip("chromium missing")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return screenshots_folder(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = launch_chromium(pw, tmp_path_factory.mktemp("chromium-home"))
         yield chromium
         chromium.close()
 
@@ -100,7 +105,7 @@ def chart_rows(page: object, chart_id: str) -> int:
     return int(page.get_attribute(f"#{chart_id}", "data-rows") or 0)
 
 
-def test_dashboard_charts_render_with_data_and_offer_csv(browser: object, server: str) -> None:
+def test_dashboard_charts_render_with_data_and_offer_csv(browser: object, server: str, screenshots: Path) -> None:
     context, page, errors = new_page(browser)
     open_dashboard(page, server)
     for chart_id in ("coverage-chart", "reach-chart", "experiments-chart", "models-chart"):
@@ -121,7 +126,7 @@ def test_dashboard_charts_render_with_data_and_offer_csv(browser: object, server
     assert serving == ["v1"]
     page.select_option("#reach-metric", "ctr")
     assert chart_rows(page, "reach-chart") > 0
-    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
 
     with page.expect_download() as download:
         page.click("#reach-panel button.csv")
@@ -131,7 +136,7 @@ def test_dashboard_charts_render_with_data_and_offer_csv(browser: object, server
     assert not errors, f"console errors: {errors}"
 
 
-def test_dashboard_works_at_phone_width(browser: object, server: str) -> None:
+def test_dashboard_works_at_phone_width(browser: object, server: str, screenshots: Path) -> None:
     context, page, errors = new_page(browser, 390, 844)
     open_dashboard(page, server)
     assert chart_rows(page, "reach-chart") > 0
@@ -143,12 +148,12 @@ def test_dashboard_works_at_phone_width(browser: object, server: str) -> None:
     assert width <= 390, f"the page scrolls sideways at phone width ({width} px): {wide[:5]}"
     chart_width = page.eval_on_selector("#coverage-chart", "n => n.getBoundingClientRect().width")
     assert 300 <= chart_width <= 390
-    page.screenshot(path=str(SCREENSHOTS / "dashboard-phone.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "dashboard-phone.png"), full_page=True)
     context.close()
     assert not errors, f"console errors: {errors}"
 
 
-def test_widget_senior_mode_switches_and_is_remembered(browser: object, server: str) -> None:
+def test_widget_senior_mode_switches_and_is_remembered(browser: object, server: str, screenshots: Path) -> None:
     context, page, errors = new_page(browser)
     page.goto(f"{server}/examples/museum.html")
     page.wait_for_selector("#kepu-strip[data-kepu-ready=true] .kepu-card")
@@ -167,7 +172,7 @@ def test_widget_senior_mode_switches_and_is_remembered(browser: object, server: 
     assert min(heights) >= 44  # tap targets
     assert page.get_attribute(".kepu-senior-toggle", "aria-pressed") == "true"
     assert page.evaluate("localStorage.getItem('kepu.seniorMode')") == "1"
-    page.screenshot(path=str(SCREENSHOTS / "museum-widget-senior.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "museum-widget-senior.png"), full_page=True)
 
     page.reload()  # remembered on the next visit
     page.wait_for_selector(".kepu-strip.kepu-senior .kepu-card")
@@ -213,7 +218,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.mark.slow
-def test_dashboard_on_the_demo_store(browser: object, demo_server: str) -> None:
+def test_dashboard_on_the_demo_store(browser: object, demo_server: str, screenshots: Path) -> None:
     """The real demo: every chart has data from the simulated traffic, no console errors, no serious
     or critical axe violations (long review lists there need keyboard scrolling, unlike the test catalog)."""
     context, page, errors = new_page(browser)
@@ -224,6 +229,6 @@ def test_dashboard_on_the_demo_store(browser: object, demo_server: str) -> None:
     model_series = page.evaluate("echarts.getInstanceByDom(document.getElementById('models-chart')).getOption().series")
     assert {s["name"] for s in model_series} >= {"ndcg@10", "popularity_ndcg@10"}
     assert blocking(axe_violations(page)) == []
-    page.screenshot(path=str(SCREENSHOTS / "dashboard-demo.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "dashboard-demo.png"), full_page=True)
     context.close()
     assert not errors, f"console errors: {errors}"

@@ -8,14 +8,13 @@ run's pytest temp folder).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.browser_support import launch_chromium, require_chromium
+from tests.browser_support import launch_chromium, require_chromium, screenshots_folder
 from tests.test_api_support import EDITOR, INGEST, uvicorn_server
 
 XSS_TITLE = '<script>window.__kepu_pwned = 1</script><img src=x onerror="window.__kepu_pwned = 2">防骗指南'
@@ -27,11 +26,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 @pytest.fixture(scope="module")
 def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """KEPU_SCREENSHOTS_DIR when set (e.g. docs/screenshots to refresh the README's pictures), else a pytest
-    temp folder, so a test run neither rewrites tracked files nor leaves pictures in the system temp."""
-    folder = Path(os.environ.get("KEPU_SCREENSHOTS_DIR") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return screenshots_folder(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
