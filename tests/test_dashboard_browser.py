@@ -227,7 +227,7 @@ def test_dashboard_on_the_demo_store(browser: object, demo_server: str, screensh
     assert rows["coverage-chart"] > 50 and rows["reach-chart"] > 100 and rows["models-chart"] == 1, rows
     assert int(page.text_content("#low-count")) > 0 and int(page.text_content("#expiring-count")) >= 0
     model_series = page.evaluate("echarts.getInstanceByDom(document.getElementById('models-chart')).getOption().series")
-    assert {s["name"] for s in model_series} >= {"ndcg@10", "popularity_ndcg@10"}
+    assert {s["name"] for s in model_series} >= {"served_ndcg@10", "bare_model_ndcg@10", "popularity_ndcg@10"}
     assert blocking(axe_violations(page)) == []
     page.screenshot(path=str(screenshots / "dashboard-demo.png"), full_page=True)
     context.close()

@@ -242,8 +242,9 @@ function renderExperiments(data) {
 // ---- models --------------------------------------------------------------------------------------
 
 function renderModels(data) {
-  // The model's holdout figures next to the popularity baseline measured on the same holdout.
-  const preferred = ["ndcg@10", "popularity_ndcg@10", "recall@10", "popularity_recall@10"];
+  // The served list's validation NDCG next to the bare model and the popularity baseline measured on the
+  // same validation users (`kepu train --model auto`); older bundles' holdout figures as a fallback.
+  const preferred = ["served_ndcg@10", "bare_model_ndcg@10", "popularity_ndcg@10", "ndcg@10", "recall@10"];
   const shown = preferred.filter((m) => data.metric_names.includes(m));
   const metrics = shown.length ? shown : data.metric_names.slice(0, 3);
   const versions = [...data.models].reverse(); // oldest first, left to right
