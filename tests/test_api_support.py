@@ -285,7 +285,15 @@ def uvicorn_server(tmp_path: Path, **env_overrides: str) -> Iterator[str]:
         "--log-level",
         "warning",
     ]
-    log = (tmp_path / "uvicorn.log").open("w+", encoding="utf-8")
+    with served(command, env, tmp_path / "uvicorn.log", port, "uvicorn") as base:
+        yield base
+
+
+@contextmanager
+def served(command: list[str], env: dict[str, str], log_path: Path, port: int, name: str) -> Iterator[str]:
+    """Run a server `command` from the repository root, wait until it answers /healthz on `port` (start-up
+    time is the machine's: the tests assert nothing about it), yield its base URL, then stop it with SIGINT."""
+    log = log_path.open("w+", encoding="utf-8")
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -293,14 +301,14 @@ def uvicorn_server(tmp_path: Path, **env_overrides: str) -> Iterator[str]:
         while True:
             if process.poll() is not None:
                 log.seek(0)
-                raise AssertionError(f"uvicorn exited with {process.returncode}:\n{log.read()}")
+                raise AssertionError(f"{name} exited with {process.returncode}:\n{log.read()}")
             try:
                 if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise AssertionError("uvicorn did not answer /healthz within 90 s")
+                raise AssertionError(f"{name} did not answer /healthz within 90 s")
             time.sleep(0.2)
         yield base
     finally:

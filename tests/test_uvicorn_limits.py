@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +15,7 @@ from urllib.parse import urlencode
 import httpx
 
 from api.http_protocol import MAX_HEAD_BYTES
-from tests.test_api_support import KEYS, ROOT, free_port, make_store
+from tests.test_api_support import KEYS, free_port, make_store, served
 
 
 @contextmanager
@@ -37,32 +34,8 @@ def kepu_serve(tmp_path: Path) -> Iterator[str]:
     }
     command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port)]
     command += ["--store-url", f"sqlite:///{(tmp_path / 'kepu.db').as_posix()}", "--var-dir", str(tmp_path / "var")]
-    log = (tmp_path / "serve.log").open("w+", encoding="utf-8")
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:  # poll until up: start-up time is the machine's, the test asserts nothing about it
-            if process.poll() is not None:
-                log.seek(0)
-                raise AssertionError(f"kepu serve exited with {process.returncode}:\n{log.read()}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("kepu serve did not answer /healthz within 90 s")
-            time.sleep(0.2)
+    with served(command, env, tmp_path / "serve.log", port, "kepu serve") as base:
         yield base
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def raw_get(base: str, target: str) -> tuple[int, dict[str, str], str]:
