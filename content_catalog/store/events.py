@@ -6,14 +6,15 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from content_catalog.schema import Event, User
 from content_catalog.store.errors import NotFoundError
 from content_catalog.store.models import EventRow, UserRow, UserSessionRow
 from content_catalog.store.records import AddEventsResult, HistoryEntry
-from content_catalog.store.subjects import SubjectsMixin, session_subject
+from content_catalog.store.stats_rollup import REACH_TYPES, day_of, mark_days_dirty, mark_event_days_dirty
+from content_catalog.store.subjects import SubjectsMixin, owned_events, session_subject
 from content_catalog.store.types import as_utc, utc_now
 
 EVENT_COLUMNS: tuple[str, ...] = (
@@ -51,18 +52,22 @@ class EventsMixin(SubjectsMixin):
             if row is None:
                 row = UserRow(id=user.id, created_at=now)
                 session.add(row)
+            if row.audiences is None or list(row.audiences) != list(user.audiences):
+                # The user's past events now count for other audiences (or, new user, for any at all).
+                linked = session.scalars(select(UserSessionRow.session_id).where(UserSessionRow.user_id == user.id))
+                mark_event_days_dirty(session, self.dialect, owned_events(user.id, list(linked)))
             row.audiences, row.age_band, row.town = list(user.audiences), user.age_band, user.town
             row.interests, row.updated_at = list(user.interests), now
             session.flush()
             for session_id in user.sessions:
-                self._link(session, session_id, user.id, now)
+                self._link(session, session_id, user.id, now, self.dialect)
 
     def link_session(self, session_id: str, user_id: str) -> None:
         """Link an anonymous session to an existing user (raises NotFoundError for unknown users)."""
         with self._write() as session:
             if session.get(UserRow, user_id) is None:
                 raise NotFoundError(f"user {user_id!r} not found")
-            self._link(session, session_id, user_id, utc_now())
+            self._link(session, session_id, user_id, utc_now(), self.dialect)
 
     def get_user(self, user_id: str) -> User | None:
         """The user with every linked session id (oldest link first), or None."""
@@ -124,7 +129,10 @@ class EventsMixin(SubjectsMixin):
         )
         with self._write() as session:
             kept = self._without_erased(session, rows)
-            accepted = len(session.connection().execute(statement, kept).all()) if kept else 0
+            accepted_ids = {r[0] for r in session.connection().execute(statement, kept)} if kept else set()
+            days = (day_of(r["timestamp"]) for r in kept if r["event_id"] in accepted_ids and r["type"] in REACH_TYPES)
+            mark_days_dirty(session, self.dialect, days)
+            accepted = len(accepted_ids)
         erased = len(rows) - len(kept)
         return AddEventsResult(accepted=accepted, duplicates=len(events) - accepted - erased, erased=erased)
 
@@ -232,9 +240,13 @@ class EventsMixin(SubjectsMixin):
             return [HistoryEntry(item_id, kind, ts) for item_id, kind, ts in session.execute(query)]
 
     @staticmethod
-    def _link(session: Session, session_id: str, user_id: str, now: datetime) -> None:
+    def _link(session: Session, session_id: str, user_id: str, now: datetime, dialect: str) -> None:
         link = session.get(UserSessionRow, session_id, with_for_update=True)
+        if link is not None and link.user_id == user_id:
+            return
+        # The session's anonymous events now count for this user's audiences: their days are recounted.
+        mark_event_days_dirty(session, dialect, and_(EventRow.user_id.is_(None), EventRow.session_id == session_id))
         if link is None:
             session.add(UserSessionRow(session_id=session_id, user_id=user_id, linked_at=now))
-        elif link.user_id != user_id:
+        else:
             link.user_id, link.linked_at = user_id, now

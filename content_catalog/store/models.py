@@ -250,3 +250,41 @@ class ErasureRow(Base):
 
     subject: Mapped[str] = mapped_column(String(64), primary_key=True)
     erased_at: Mapped[datetime] = mapped_column()
+
+
+class StatsDayRow(Base):
+    """Roll-up state of one closed UTC day: `built` once its daily counts exist, `dirty` bumped by every
+    write that changes the day's reach (late events, erasure, retention purge, a user's audiences or a
+    session link). A day is served from the roll-up only when built and `dirty == 0`."""
+
+    __tablename__ = "stats_rollup_days"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    built: Mapped[bool] = mapped_column(Boolean, default=False)
+    dirty: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StatsReachDailyRow(Base):
+    """Impressions or clicks of one closed UTC day per (user audiences JSON text, channel)."""
+
+    __tablename__ = "stats_reach_daily"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    day: Mapped[str] = mapped_column(String(10), index=True)
+    audiences: Mapped[str | None] = mapped_column(Text)  # NULL: no known user (the anonymous bucket)
+    channel: Mapped[str | None] = mapped_column(String(20))
+    type: Mapped[str] = mapped_column(String(20))
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class StatsItemsDailyRow(Base):
+    """Impressions or clicks of one closed UTC day per (user audiences JSON text, item)."""
+
+    __tablename__ = "stats_items_daily"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    day: Mapped[str] = mapped_column(String(10), index=True)
+    audiences: Mapped[str | None] = mapped_column(Text)
+    item_id: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(20))
+    n: Mapped[int] = mapped_column(Integer)

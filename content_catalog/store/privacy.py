@@ -16,12 +16,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from content_catalog.store.models import ErasureRow, EventRow, FeedSnapshotRow, UserRow, UserSessionRow
 from content_catalog.store.records import ErasureResult, PurgeResult
-from content_catalog.store.subjects import SubjectsMixin, session_subject
+from content_catalog.store.stats_rollup import mark_days_before_dirty, mark_event_days_dirty
+from content_catalog.store.subjects import SubjectsMixin, owned_events, session_subject
 from content_catalog.store.types import as_utc, utc_now
 
 DEFAULT_PURGE_BATCH = 1_000
@@ -46,7 +47,9 @@ class PrivacyMixin(SubjectsMixin):
             hashes = [self.subject_hash(s) for s in subjects]
             self._tombstone(session, subjects, at)
             sessions = [s.removeprefix(SESSION_PREFIX) for s in subjects[1:]]
-            events = session.execute(delete(EventRow).where(_owned_events(user_id, sessions))).rowcount
+            owned = owned_events(user_id, sessions)
+            mark_event_days_dirty(session, self.dialect, owned)  # the dashboard roll-up recounts those days
+            events = session.execute(delete(EventRow).where(owned)).rowcount
             snapshots = session.execute(delete(FeedSnapshotRow).where(FeedSnapshotRow.owner.in_(hashes))).rowcount
             session.execute(delete(UserSessionRow).where(UserSessionRow.user_id == user_id))
             profile = session.execute(delete(UserRow).where(UserRow.id == user_id)).rowcount
@@ -90,7 +93,7 @@ class PrivacyMixin(SubjectsMixin):
             ).all()
             sessions = [s for s, _ in links]
             events = session.scalars(
-                select(EventRow).where(_owned_events(user_id, sessions)).order_by(EventRow.timestamp, EventRow.id)
+                select(EventRow).where(owned_events(user_id, sessions)).order_by(EventRow.timestamp, EventRow.id)
             ).all()
             owners = [self.subject_hash(user_id), *(self.subject_hash(session_subject(s)) for s in sessions)]
             snapshots = session.execute(
@@ -133,6 +136,8 @@ class PrivacyMixin(SubjectsMixin):
             raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
         cut, at = as_utc(cutoff), utc_now() if now is None else as_utc(now)
         events, batches_e = self._delete_in_batches(EventRow.id, EventRow.timestamp < cut, batch_size)
+        with self._write() as session:
+            mark_days_before_dirty(session, cut)  # the dashboard roll-up recounts the purged days
         stale = or_(FeedSnapshotRow.created_at < cut, FeedSnapshotRow.expires_at <= at)
         snapshots, batches_s = self._delete_in_batches(FeedSnapshotRow.id, stale, batch_size)
         return PurgeResult(cutoff=cut, events=events, snapshots=snapshots, batches=batches_e + batches_s)
@@ -153,15 +158,6 @@ class PrivacyMixin(SubjectsMixin):
 
 
 SESSION_PREFIX = session_subject("")
-
-
-def _owned_events(user_id: str, sessions: list[str]) -> Any:
-    """Events of the user: theirs by user id, and anonymous events of the sessions linked to them
-    (an event another user sent from a shared session stays that user's)."""
-    condition = EventRow.user_id == user_id
-    if sessions:
-        condition = or_(condition, and_(EventRow.user_id.is_(None), EventRow.session_id.in_(sessions)))
-    return condition
 
 
 def _event_json(row: EventRow) -> dict[str, Any]:

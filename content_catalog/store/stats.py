@@ -16,22 +16,29 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, String, Text, and_, case, cast, func, or_, outerjoin, select, true
+from sqlalchemy import ColumnElement, Float, Select, Text, and_, case, cast, func, or_, outerjoin, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
 
-from content_catalog.store.base import StoreBase
-from content_catalog.store.models import EventRow, ItemRow, UserRow, UserSessionRow
+from content_catalog.store.models import (
+    EventRow,
+    ItemRow,
+    StatsItemsDailyRow,
+    StatsReachDailyRow,
+    UserRow,
+    UserSessionRow,
+)
+from content_catalog.store.stats_rollup import REACH_TYPES, StatsRollupMixin, day_start, utc_day_sql
 from content_catalog.store.types import as_utc, utc_now
 
 ANONYMOUS = "anonymous"
 """Audience bucket of events whose user is unknown (anonymous sessions never linked to a user)."""
-REACH_TYPES = ("impression", "click")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +107,21 @@ class _Tally:
 
 def audiences_of(raw: str | None) -> list[str]:
     """Audience ids of a user's stored `audiences` JSON text; [ANONYMOUS] for no user or no audience."""
+    return list(_audience_tuple(raw))
+
+
+@lru_cache(maxsize=4096)
+def _audience_tuple(raw: str | None) -> tuple[str, ...]:
+    """`audiences_of`, memoised: aggregate rows repeat a handful of audience texts thousands of times, and
+    parsing each again cost more than the SQL (profiled in `bench/stats_queries.py`'s top items)."""
     if raw is None:
-        return [ANONYMOUS]
+        return (ANONYMOUS,)
     parsed = json.loads(raw)
-    names = [str(a) for a in parsed] if isinstance(parsed, list) else []
-    return names or [ANONYMOUS]
+    names = tuple(str(a) for a in parsed) if isinstance(parsed, list) else ()
+    return names or (ANONYMOUS,)
 
 
-class StatsMixin(StoreBase):
+class StatsMixin(StatsRollupMixin):
     """Dashboard aggregates of the Store (catalog coverage, reach, top items, experiment counts)."""
 
     # ---------------------------------------------------------------------------------------- catalog
@@ -217,13 +231,41 @@ class StatsMixin(StoreBase):
 
     def reach_by_day(self, since: datetime, until: datetime) -> list[ReachRow]:
         """Impressions and clicks per UTC day × audience × channel, for events with `since <= timestamp <
-        until`, ordered by day, audience, channel (days without events are absent)."""
+        until`, ordered by day, audience, channel (days without events are absent).
+
+        Closed days come from the daily roll-up (refreshed first where dirty), the rest is counted live."""
+        tallies: dict[tuple[str, str, str], _Tally] = defaultdict(_Tally)
+        for day_value, raw, channel, kind, n in self._reach_rows(since, until):
+            for audience in _audience_tuple(raw):
+                tallies[(str(day_value), audience, channel or "unknown")].add(kind, int(n))
+        return [ReachRow(d, a, c, t.impressions, t.clicks) for (d, a, c), t in sorted(tallies.items())]
+
+    def reach_by_day_live(self, since: datetime, until: datetime) -> list[ReachRow]:
+        """`reach_by_day` counted from the events alone, without the roll-up (the reference it must equal)."""
         tallies: dict[tuple[str, str, str], _Tally] = defaultdict(_Tally)
         with self._read() as session:
             for day_value, raw, channel, kind, n in session.execute(self.reach_query(since, until)):
-                for audience in audiences_of(raw):
+                for audience in _audience_tuple(raw):
                     tallies[(str(day_value), audience, channel or "unknown")].add(kind, int(n))
         return [ReachRow(d, a, c, t.impressions, t.clicks) for (d, a, c), t in sorted(tallies.items())]
+
+    def _reach_rows(self, since: datetime, until: datetime) -> list[Any]:
+        """(day, audiences JSON text, channel, type, count) rows: roll-up for closed days, live elsewhere."""
+        self.refresh_stats_rollup(since, until)
+        first, end = self.closed_days(since, until)
+        with self._read() as session:
+            if first >= end:
+                return list(session.execute(self.reach_query(since, until)))
+            r = StatsReachDailyRow
+            rolled = (
+                select(r.day, r.audiences, r.channel, r.type, func.sum(r.n))
+                .where(r.day >= first.isoformat(), r.day < end.isoformat())
+                .group_by(r.day, r.audiences, r.channel, r.type)
+            )
+            rows = list(session.execute(rolled))
+            for lo, hi in _live_ranges(since, until, first, end):
+                rows.extend(session.execute(self.reach_query(lo, hi)))
+            return rows
 
     def top_items_query(self, since: datetime, until: datetime) -> Select[Any]:
         """The top-items aggregate: (users.audiences JSON text, item_id, type, count)."""
@@ -236,17 +278,45 @@ class StatsMixin(StoreBase):
         )
 
     def top_items_by_audience(self, since: datetime, until: datetime, k: int = 5) -> dict[str, list[TopItem]]:
-        """Per audience, the `k` items with most clicks (then impressions) in `[since, until)`."""
-        tallies: dict[str, dict[str, _Tally]] = defaultdict(lambda: defaultdict(_Tally))
+        """Per audience, the `k` items with most clicks (then impressions) in `[since, until)` (closed days
+        from the daily roll-up, the rest live, as in `reach_by_day`)."""
+        return self._top_items(self._top_item_rows(since, until), k)
+
+    def top_items_by_audience_live(self, since: datetime, until: datetime, k: int = 5) -> dict[str, list[TopItem]]:
+        """`top_items_by_audience` counted from the events alone (the reference the roll-up must equal)."""
         with self._read() as session:
-            for raw, item_id, kind, n in session.execute(self.top_items_query(since, until)):
-                for audience in audiences_of(raw):
-                    tallies[audience][item_id].add(kind, int(n))
-            best = {
-                audience: sorted(per_item.items(), key=lambda kv: (-kv[1].clicks, -kv[1].impressions, kv[0]))[:k]
-                for audience, per_item in tallies.items()
-            }
-            ids = sorted({item_id for rows in best.values() for item_id, _ in rows})
+            rows = list(session.execute(self.top_items_query(since, until)))
+        return self._top_items(rows, k)
+
+    def _top_item_rows(self, since: datetime, until: datetime) -> list[Any]:
+        """(audiences JSON text, item_id, type, count) rows: roll-up for closed days, live elsewhere."""
+        self.refresh_stats_rollup(since, until)
+        first, end = self.closed_days(since, until)
+        with self._read() as session:
+            if first >= end:
+                return list(session.execute(self.top_items_query(since, until)))
+            r = StatsItemsDailyRow
+            rolled = (
+                select(r.audiences, r.item_id, r.type, func.sum(r.n))
+                .where(r.day >= first.isoformat(), r.day < end.isoformat())
+                .group_by(r.audiences, r.item_id, r.type)
+            )
+            rows = list(session.execute(rolled))
+            for lo, hi in _live_ranges(since, until, first, end):
+                rows.extend(session.execute(self.top_items_query(lo, hi)))
+            return rows
+
+    def _top_items(self, rows: list[Any], k: int) -> dict[str, list[TopItem]]:
+        tallies: dict[str, dict[str, _Tally]] = defaultdict(lambda: defaultdict(_Tally))
+        for raw, item_id, kind, n in rows:
+            for audience in _audience_tuple(raw):
+                tallies[audience][item_id].add(kind, int(n))
+        best = {
+            audience: sorted(per_item.items(), key=lambda kv: (-kv[1].clicks, -kv[1].impressions, kv[0]))[:k]
+            for audience, per_item in tallies.items()
+        }
+        ids = sorted({item_id for rows in best.values() for item_id, _ in rows})
+        with self._read() as session:
             titles = {i: t for i, t in session.execute(select(ItemRow.id, ItemRow.title).where(ItemRow.id.in_(ids)))}
         return {
             audience: [TopItem(i, titles.get(i, i), t.impressions, t.clicks) for i, t in rows]
@@ -305,10 +375,15 @@ class StatsMixin(StoreBase):
         return outerjoin(EventRow, UserSessionRow, linked).outerjoin(UserRow, UserRow.id == resolved)
 
     def _utc_day(self, column: Any) -> ColumnElement[str]:
-        """'YYYY-MM-DD' of a timestamp in UTC (SQLite stores UTC wall-clock text; PostgreSQL timestamptz)."""
-        if self.dialect == "postgresql":
-            return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD", type_=String)
-        return func.substr(column, 1, 10, type_=String)
+        """'YYYY-MM-DD' of a timestamp in UTC."""
+        return utc_day_sql(column, self.dialect)
+
+
+def _live_ranges(since: datetime, until: datetime, first: date, end: date) -> list[tuple[datetime, datetime]]:
+    """The parts of [since, until) outside the closed days [first, end): a partial first day, and
+    today (or a partial last day) onwards."""
+    ranges = [(as_utc(since), day_start(first)), (day_start(end), as_utc(until))]
+    return [(lo, hi) for lo, hi in ranges if lo < hi]
 
 
 def _keys(keys: str | None) -> list[str]:

@@ -14,16 +14,25 @@ import hmac
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import ColumnElement, and_, or_, select, text
 from sqlalchemy.orm import Session
 
 from content_catalog.store.base import StoreBase
-from content_catalog.store.models import ErasureRow
+from content_catalog.store.models import ErasureRow, EventRow
 
 SESSION_SUBJECT_PREFIX = "session:"
 """How an anonymous session is named as a subject (the same key the model bundle uses for it)."""
 
 ERASURE_SECRET_NAME = "erasure_key"
+
+
+def owned_events(user_id: str, sessions: list[str]) -> ColumnElement[bool]:
+    """Events of the user: theirs by user id, and anonymous events of the sessions linked to them
+    (an event another user sent from a shared session stays that user's)."""
+    condition = EventRow.user_id == user_id
+    if sessions:
+        condition = or_(condition, and_(EventRow.user_id.is_(None), EventRow.session_id.in_(sessions)))
+    return condition
 
 
 def session_subject(session_id: str) -> str:
