@@ -8,6 +8,12 @@ stored vectors once tombstones exceed `rebuild_fraction` of it. The representati
 automatically when the size crosses `hnsw_threshold` (back to exact below 90 % of it, so a catalog
 hovering at the threshold does not flip on every call).
 
+Rebuilds off the request path: with `background_rebuilds` on (the API server sets it), a switch or a
+compaction that falls due during `add`/`remove` is built on a background thread from a snapshot of the
+live vectors, while the current index keeps serving; changes made meanwhile are journalled and replayed
+onto the new index, which then replaces the old one under the write lock (one pointer swap). Without it
+the rebuild happens inside the call (batch tools, tests that want the switch at once).
+
 Thread safety: request threads search while catalog writes add and remove items, and faiss does not
 support a search concurrent with a change. Searches (and other reads) hold a shared read lock, updates
 an exclusive write lock; the HNSW search breadth is passed per search (`SearchParametersHNSW`), never
@@ -17,6 +23,8 @@ written into the shared index.
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -31,6 +39,7 @@ INDEX_FILE = "index.faiss"
 MANIFEST_FILE = "index.json"
 MANIFEST_FORMAT = 1
 _DOWNSWITCH_SHARE = 0.9
+logger = logging.getLogger(__name__)
 
 
 class VectorIndex:
@@ -80,7 +89,12 @@ class VectorIndex:
         self._tombstones: set[int] = set()
         self._next_int = 0
         self._lock = ReadWriteLock()
+        self._hnsw = False
         self._index = self._new_index(hnsw=False)
+        self.background_rebuilds = False
+        self._journal: list[tuple[str, np.ndarray, np.ndarray | None]] | None = None  # changes during a rebuild
+        self._rebuilder: threading.Thread | None = None
+        self.rebuilds = 0  # completed rebuilds (switches and compactions), for tests and benchmarks
 
     # ------------------------------------------------------------------ representation
     @property
@@ -96,7 +110,6 @@ class VectorIndex:
             inner.hnsw.efSearch = self.ef_search
         else:
             inner = faiss.IndexFlatIP(self.dim) if self.metric == "ip" else faiss.IndexFlatL2(self.dim)
-        self._hnsw = hnsw
         index = faiss.IndexIDMap2(inner)
         index.own_fields = True
         inner.this.disown()  # the id map now owns the inner index's memory
@@ -105,11 +118,16 @@ class VectorIndex:
     def _rebuild(self, hnsw: bool) -> None:
         """Re-create the index from the live vectors (drops tombstones, maybe switches kind)."""
         live = np.fromiter(self._id_of.keys(), dtype=np.int64, count=len(self._id_of))
-        vectors = self._reconstruct(live)
-        self._index = self._new_index(hnsw)
+        self._index = self._built(hnsw, live, self._reconstruct(live))
+        self._hnsw = hnsw
         self._tombstones.clear()
-        if live.size:
-            self._index.add_with_ids(vectors, live)
+        self.rebuilds += 1
+
+    def _built(self, hnsw: bool, keys: np.ndarray, vectors: np.ndarray) -> faiss.IndexIDMap2:
+        index = self._new_index(hnsw)
+        if keys.size:
+            index.add_with_ids(vectors, keys)
+        return index
 
     def _reconstruct(self, internal: np.ndarray) -> np.ndarray:
         out = np.empty((internal.size, self.dim), dtype=np.float32)
@@ -117,14 +135,67 @@ class VectorIndex:
             out[row] = self._index.reconstruct(int(key))
         return out
 
-    def _maybe_switch_or_compact(self) -> None:
+    def _due_rebuild(self) -> bool | None:
+        """The kind a rebuild due now would build (True = HNSW), or None when none is due."""
         size = len(self)
         if not self._hnsw and size > self.hnsw_threshold:
-            self._rebuild(hnsw=True)
-        elif self._hnsw and size < self.hnsw_threshold * _DOWNSWITCH_SHARE:
-            self._rebuild(hnsw=False)
-        elif self._hnsw and len(self._tombstones) > self.rebuild_fraction * self._index.ntotal:
-            self._rebuild(hnsw=True)
+            return True
+        if self._hnsw and size < self.hnsw_threshold * _DOWNSWITCH_SHARE:
+            return False
+        if self._hnsw and len(self._tombstones) > self.rebuild_fraction * self._index.ntotal:
+            return True
+        return None
+
+    def _maybe_switch_or_compact(self) -> None:
+        """Rebuild when due: here (caller holds the write lock), or on a background thread."""
+        hnsw = self._due_rebuild()
+        if hnsw is None or self._rebuilder is not None:
+            return
+        if not self.background_rebuilds:
+            self._rebuild(hnsw)
+            return
+        self._rebuilder = threading.Thread(target=self._rebuild_behind, name="kepu-index-rebuild", daemon=True)
+        self._rebuilder.start()
+
+    def _rebuild_behind(self) -> None:
+        """Build the due index from a snapshot without blocking searches or writes, replay the changes
+        journalled meanwhile, swap it in under the write lock."""
+        try:
+            with self._lock.reading():
+                hnsw = self._due_rebuild()
+                if hnsw is None:
+                    return
+                live = np.fromiter(self._id_of.keys(), dtype=np.int64, count=len(self._id_of))
+                vectors = self._reconstruct(live)
+                self._journal = []  # writers hold the write lock, so none runs between snapshot and this
+            fresh = self._built(hnsw, live, vectors)
+            with self._lock.writing():
+                tombstones: set[int] = set()
+                for op, keys, added in self._journal or []:
+                    if op == "add":
+                        fresh.add_with_ids(added, keys)
+                    elif hnsw:
+                        tombstones.update(keys.tolist())
+                    else:
+                        fresh.remove_ids(keys)
+                self._index, self._hnsw, self._tombstones = fresh, hnsw, tombstones
+                self.rebuilds += 1
+        except Exception:  # never lose the serving index: the next change retries
+            logger.exception("background vector index rebuild failed")
+        finally:
+            with self._lock.writing():
+                self._journal = None
+                self._rebuilder = None
+                if self._due_rebuild() is not None:
+                    self._maybe_switch_or_compact()
+
+    def wait_for_rebuild(self, timeout: float | None = None) -> bool:
+        """Block until no background rebuild runs (tests, benchmarks, shutdown); False on timeout."""
+        while (thread := self._rebuilder) is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                return False
+        return True
 
     # ------------------------------------------------------------------ updates
     def _check_vectors(self, vectors: np.ndarray, what: str) -> np.ndarray:
@@ -157,6 +228,8 @@ class VectorIndex:
             self._int_of[item] = key
             self._id_of[key] = item
         self._index.add_with_ids(array, internal)
+        if self._journal is not None:
+            self._journal.append(("add", internal, array))
         self._maybe_switch_or_compact()
 
     def remove(self, ids: Iterable[str]) -> int:
@@ -179,6 +252,8 @@ class VectorIndex:
             self._tombstones.update(internal.tolist())
         else:
             self._index.remove_ids(internal)
+        if self._journal is not None:
+            self._journal.append(("drop", internal, None))
 
     # ------------------------------------------------------------------ queries
     def __len__(self) -> int:

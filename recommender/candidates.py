@@ -8,7 +8,7 @@ trending priors (precomputed in the bundle), and editor pins (handled by the re-
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -80,6 +80,40 @@ class CatalogView:
             model_rows=rows,
         )
 
+    def with_changes(
+        self, items: Sequence[Item], removed: Collection[str] = (), model_items: IdMap | None = None
+    ) -> ViewChange:
+        """A new view with `items` upserted and the `removed` ids dropped. Only the changed items are turned
+        into array rows; the rest is copied as arrays (no per-item Python work), so one write costs far
+        less than `build` over the catalog. Edited items keep their row, new ones are appended; this view
+        is left untouched (readers may still hold it)."""
+        changed = {it.id: it for it in items}
+        keep = np.ones(self.size, dtype=bool)
+        for item_id in removed:
+            row = self.ids.get(item_id)
+            if row >= 0 and item_id not in changed:
+                keep[row] = False
+        old_rows = self.ids.convert_to_internal(list(changed), strict=False)
+        added = [it for it, row in zip(changed.values(), old_rows, strict=True) if row < 0]
+        edited = [(it, int(row)) for it, row in zip(changed.values(), old_rows, strict=True) if row >= 0]
+        part = CatalogView.build([*(it for it, _ in edited), *added], model_items)
+        kept = int(keep.sum())
+        position = np.cumsum(keep) - 1  # old row -> row after the drop
+        edited_rows = np.array([position[row] for _, row in edited], dtype=np.int64)
+        rows = np.concatenate([edited_rows, np.arange(kept, kept + len(added), dtype=np.int64)])
+        change = ViewChange(self, keep, rows)
+        items_out = [it for it, k in zip(self.items, keep, strict=True) if k] if kept < self.size else list(self.items)
+        for (it, _), row in zip(edited, edited_rows.tolist(), strict=True):
+            items_out[row] = it
+        items_out.extend(added)
+        ids = IdMap([it.id for it in items_out]) if kept < self.size or added else self.ids
+        change.view = CatalogView(
+            items=items_out,
+            ids=ids,
+            **{name: change.carry(getattr(self, name), getattr(part, name)) for name in _ROW_ARRAYS},
+        )
+        return change
+
     @property
     def size(self) -> int:
         return len(self.items)
@@ -88,6 +122,29 @@ class CatalogView:
         """Catalog rows of known ids (unknown ids are skipped)."""
         rows = self.ids.convert_to_internal(item_ids, strict=False)
         return rows[rows >= 0]
+
+
+_ROW_ARRAYS = ("published", "expires", "verified", "formats", "towns", "topics", "audiences", "model_rows")
+
+
+@dataclass
+class ViewChange:
+    """How `CatalogView.with_changes` moved rows: carry other row-aligned arrays (the item matrix) over."""
+
+    old: CatalogView
+    keep: np.ndarray  # bool over the old rows: still in the new view (in the same order)
+    rows: np.ndarray  # rows of the new view that hold the changed items (edited first, then added)
+    view: CatalogView | None = None
+
+    def carry(self, old: np.ndarray, changed: np.ndarray) -> np.ndarray:
+        """`old` (aligned with the old view) re-aligned with the new one, `changed` (one row per changed
+        item, in `rows` order) written into the changed rows."""
+        kept = old[self.keep] if not self.keep.all() else old
+        n_added = int((self.rows >= kept.shape[0]).sum())
+        out = np.empty((kept.shape[0] + n_added, *old.shape[1:]), dtype=old.dtype)
+        out[: kept.shape[0]] = kept
+        out[self.rows] = changed
+        return out
 
 
 def catalog_item_matrix(

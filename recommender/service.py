@@ -13,9 +13,10 @@ each other's cursors. Without such a store they stay in this process (an in-memo
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,7 +35,6 @@ from recommender.candidates import (
     EncoderLike,
     VectorIndexLike,
     aligned_prior,
-    catalog_item_matrix,
     content_candidates,
     model_scores,
     parse_search_result,
@@ -212,6 +212,17 @@ class SourceScores:
     weights: BlendWeights | None  # what the service would blend them with now
 
 
+@dataclass(frozen=True)
+class _CatalogState:
+    """What every request reads about the catalog, replaced as a whole (a reader never sees half of it)."""
+
+    version: str  # store.catalog_version() it describes
+    mark: Any  # change-feed position (store.item_changes_since)
+    view: CatalogView
+    matrix: np.ndarray | None  # model item vectors in catalog order (catalog_item_matrix)
+    bundle: Bundle | None
+
+
 @dataclass
 class _Ranked:
     ids: list[str]
@@ -245,12 +256,11 @@ class RecommendationService:
         self.settings = settings or ServiceSettings()
         cache = snapshots if snapshots is not None else self._default_snapshots()  # an empty LRU is falsy
         self._pager = Pager(cache, CursorCodec(self._cursor_secret()))
-        self._lock = threading.Lock()
-        self._catalog_version: str | None = None
-        self._view = CatalogView.build([])
+        self._lock = threading.Lock()  # taken by whoever changes the catalog state, never by a reader
+        self._cat: _CatalogState | None = None
         self._searcher: CatalogSearch | None = None
-        self._indexed_texts: dict[str, str] | None = None  # item id -> text digest the index holds
-        self._item_matrix: np.ndarray | None = None
+        digests = getattr(index, "digests", None)  # item id -> text digest of the vector the index holds
+        self._digests: dict[str, str] = digests if isinstance(digests, dict) else {}
         self._vectors: dict[str, np.ndarray] = {}
         self._forgetting = Forgetting(store)
 
@@ -273,30 +283,121 @@ class RecommendationService:
 
     # ------------------------------------------------------------------------------------ catalog
     def swap_bundle(self, bundle: Bundle | None) -> None:
-        """Serve a new model version (atomic: the next request sees the new bundle and catalog view)."""
+        """Serve a new model version (atomic: the next request sees the new bundle and its item matrix,
+        built here, by the caller's thread, never by a request)."""
         with self._lock:
             self.bundle = bundle
-            self._catalog_version = None
+            current = self._cat
+            if current is not None:
+                view = self._rebind(current.view, bundle)
+                self._cat = replace(current, view=view, matrix=self._full_matrix(bundle, view), bundle=bundle)
+
+    @property
+    def is_warm(self) -> bool:
+        """True once the catalog view, item matrix and index describe the catalog (the first request is fast)."""
+        return self._cat is not None
+
+    def warm_up(self) -> None:
+        """Build the catalog state and run the encoder once, so the first request pays for neither."""
+        self._catalog()
+        if len(self.index):
+            with contextlib.suppress(RuntimeError):  # an encoder never fitted (empty catalog): nothing to warm
+                self.encoder.encode(["科普"])
 
     def _catalog(self) -> tuple[CatalogView, np.ndarray | None, Bundle | None]:
-        """The catalog view, rebuilt when the store's catalog version changes (new items need no retrain)."""
+        """The catalog view, item matrix and bundle, kept in step with the store (new items need no retrain).
+
+        A request costs one O(1) `catalog_version()` check. When it changed, one thread applies the store's
+        change feed (only the changed items: `_refresh`) and swaps in the new state; threads arriving
+        meanwhile keep serving the state they have instead of waiting.
+        """
         version = self.store.catalog_version()
+        state = self._cat
+        if state is not None and state.version == version:
+            return state.view, state.matrix, state.bundle
+        if not self._lock.acquire(blocking=state is None):
+            return state.view, state.matrix, state.bundle  # type: ignore[union-attr]  # another thread refreshes
+        try:
+            state = self._cat
+            if state is None or state.version != version:
+                state = self._refresh(state, version)
+                self._cat = state
+            return state.view, state.matrix, state.bundle
+        finally:
+            self._lock.release()
+
+    def apply_item_changes(self, items: Sequence[Item] = (), removed: Sequence[str] = ()) -> None:
+        """Bring this service up to date after a write made through it (the writer's thread pays, readers
+        never wait): re-encode only the written items and swap in the new catalog state."""
         with self._lock:
-            bundle = self.bundle
-            if version != self._catalog_version:
-                items = list(self.store.iter_items())
-                self._sync_index(items)
-                self._vectors = {}
-                view = CatalogView.build(items, bundle.item_map if bundle else None)
-                matrix = None
-                if bundle is not None:
-                    new = view.model_rows < 0
-                    cold = np.zeros((view.size, bundle.item_matrix.shape[1]), dtype=np.float32)
-                    if new.any():
-                        cold[new] = bundle.cold_item_matrix(self._new_item_features(bundle, view, new))
-                    matrix = catalog_item_matrix(view, bundle.item_matrix, cold)
-                self._view, self._item_matrix, self._catalog_version = view, matrix, version
-            return self._view, self._item_matrix, bundle
+            state = self._cat
+            if state is None:
+                return
+            self._cat = self._refresh(state, self.store.catalog_version())
+
+    def _refresh(self, state: _CatalogState | None, version: str) -> _CatalogState:
+        """The next catalog state: the store's changes since `state` applied item by item, or a full
+        build (first view, a bulk ingest). Caller holds `_lock` (only writers of the state take it)."""
+        if state is not None:
+            changes = self.store.item_changes_since(state.mark)
+            if changes.complete:
+                return self._apply(state, changes.items, changes.deleted, changes.mark, version)
+        mark = self.store.item_changes_since(None).mark
+        items = list(self.store.iter_items())
+        self._sync_index(items, full=True)
+        bundle = self.bundle
+        view = CatalogView.build(items, bundle.item_map if bundle else None)
+        self._vectors = {}
+        return _CatalogState(version, mark, view, self._full_matrix(bundle, view), bundle)
+
+    def _apply(
+        self, state: _CatalogState, items: Sequence[Item], deleted: Sequence[str], mark: Any, version: str
+    ) -> _CatalogState:
+        """`state` with only the changed items touched: their index vectors, view rows and matrix rows."""
+        view = state.view
+        unchanged = {it.id for it in items if (row := view.ids.get(it.id)) >= 0 and view.items[row] == it}
+        items = [it for it in items if it.id not in unchanged]
+        deleted = [i for i in deleted if view.ids.get(i) >= 0 or i in self.index]
+        if not items and not deleted:
+            return replace(state, version=version, mark=mark)
+        self._sync_index(items, removed=deleted)
+        bundle = state.bundle  # swap_bundle replaces the state's bundle and matrix itself
+        change = view.with_changes(items, deleted, bundle.item_map if bundle else None)
+        assert change.view is not None
+        for item_id in [*deleted, *(it.id for it in items)]:
+            self._vectors.pop(item_id, None)
+        matrix = None
+        if bundle is not None and state.matrix is not None:
+            matrix = change.carry(state.matrix, self._matrix_rows(bundle, change.view, change.rows))
+        return _CatalogState(version, mark, change.view, matrix, bundle)
+
+    @staticmethod
+    def _rebind(view: CatalogView, bundle: Bundle | None) -> CatalogView:
+        """`view` with `model_rows` pointing into `bundle` (a copy of the view when they change)."""
+        rows = (
+            bundle.item_map.convert_to_internal([it.id for it in view.items], strict=False)
+            if bundle is not None
+            else np.full(view.size, -1, dtype=np.int64)
+        )
+        return view if np.array_equal(rows, view.model_rows) else replace(view, model_rows=rows)
+
+    def _full_matrix(self, bundle: Bundle | None, view: CatalogView) -> np.ndarray | None:
+        """The bundle's item vectors in catalog order, cold-start rows for items it never saw."""
+        if bundle is None:
+            return None
+        return self._matrix_rows(bundle, view, np.arange(view.size))
+
+    def _matrix_rows(self, bundle: Bundle, view: CatalogView, rows: np.ndarray) -> np.ndarray:
+        """(len(rows) × d) item-matrix rows of catalog `rows`: the model's row, else a cold-start row."""
+        model_rows = view.model_rows[rows]
+        known = model_rows >= 0
+        out = np.empty((rows.size, bundle.item_matrix.shape[1]), dtype=np.float32)
+        out[known] = np.asarray(bundle.item_matrix, dtype=np.float32)[model_rows[known]]
+        if not known.all():
+            new = np.zeros(view.size, dtype=bool)
+            new[rows[~known]] = True
+            out[~known] = bundle.cold_item_matrix(self._new_item_features(bundle, view, new))
+        return out
 
     def _new_item_features(self, bundle: Bundle, view: CatalogView, new: np.ndarray) -> Any:
         """Feature rows of items the model never saw, exactly as training builds them: metadata plus the
@@ -305,29 +406,31 @@ class RecommendationService:
         vectors = self._query_vectors(view, rows.tolist()) if bundle.item_features.centroids_ is not None else None
         return bundle.item_features.transform([view.items[r] for r in rows], vectors)
 
-    def _sync_index(self, items: Sequence[Item]) -> None:
+    def _sync_index(self, items: Sequence[Item], *, removed: Sequence[str] = (), full: bool = False) -> None:
         """Keep the vector index equal to the live catalog: encode new or edited items, drop deleted ones.
 
-        Items written through another worker (or process) reach this one's index here, when the catalog
-        version changes. The first view trusts the index it was given for items it already holds.
+        `full`: `items` is the whole catalog (anything else in the index is dropped). The texts' digests
+        live with the index (shared by every service on it), so an item another service on the same index
+        already encoded is not encoded again; an index loaded without digests is trusted for the items
+        it holds.
         """
+        digests = self._digests
         hashes = {it.id: text_hash(it.text) for it in items}
-        known = self._indexed_texts or {}
-        stale = [
-            it
-            for it in items
-            if it.id not in self.index or (self._indexed_texts is not None and known.get(it.id) != hashes[it.id])
-        ]
-        gone = [item_id for item_id in self.index.ids if item_id not in hashes]
+        stale = [it for it in items if it.id not in self.index or digests.get(it.id, hashes[it.id]) != hashes[it.id]]
+        gone = list(removed)
+        if full:
+            gone = [item_id for item_id in self.index.ids if item_id not in hashes]
         if gone:
             self.index.remove(gone)
+            for item_id in gone:
+                digests.pop(item_id, None)
         if stale:
             try:
                 vectors = self.encoder.encode([it.text for it in stale])
             except RuntimeError:  # an encoder never fitted (empty catalog at start): the provider rebuilds
                 return
             self.index.add([it.id for it in stale], vectors)
-        self._indexed_texts = hashes
+        digests.update(hashes)
 
     # ------------------------------------------------------------------------------------ who
     def _who(self, request: RecommendationRequest) -> _Who:
@@ -667,7 +770,7 @@ class RecommendationService:
             view, self.settings.require_verified
         )
         params = self.settings.similar
-        vec = self.encoder.encode([view.items[row].text])
+        vec = self._query_vectors(view, [row])  # the index's stored vector: no encoding per request
         hits = [(view.ids.get(hit_id), score) for hit_id, score in self._hits(vec, params.pool, [item_id])]
         ranked = rerank_similar(view, row, hits, ok, k, params, matrix)
         return [self._card(view.items[r], score, "相似内容") for r, score in ranked]

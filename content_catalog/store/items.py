@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, insert, or_, select
@@ -17,10 +17,11 @@ from content_catalog.store.base import StoreBase
 from content_catalog.store.errors import ConflictError, NotFoundError
 from content_catalog.store.item_rows import content_values, item_from_row, row_content
 from content_catalog.store.models import AudienceHistoryRow, ItemRow
-from content_catalog.store.records import AudienceChange, UpsertResult
+from content_catalog.store.records import AudienceChange, ItemChanges, UpsertResult
 from content_catalog.store.types import as_utc, utc_now
 from content_catalog.taxonomy import AUDIENCES, FORMATS, TOPICS
 
+_TIE_CAP = 1_000  # rows sharing the newest `updated_at` that catalog_version looks at
 _ID_CHUNK = 500  # ids per `IN (...)` query: well under SQLite's and PostgreSQL's parameter limits
 
 
@@ -277,15 +278,44 @@ class ItemsMixin(StoreBase):
     def catalog_version(self) -> str:
         """A short token that changes whenever any item row changes (insert, update, tag change, delete).
 
-        Built from the row count, the latest `updated_at` and the sum of per-row version counters, so
-        even two changes within one clock tick give a new token. Vector indexes store it to know when
-        they are stale.
+        Every change stamps its row's indexed `updated_at` (and bumps `row_version`), so the token is the
+        latest `updated_at` plus how many rows carry it and their version sum: two changes within one clock
+        tick still give a new token. Cost is independent of the catalog size (an index lookup and at most
+        `_TIE_CAP` index entries), so services may check it on every request. A writer whose clock runs
+        behind the newest row is not seen until the next change (hosts sharing a store keep NTP time).
         """
-        query = select(func.count(), func.max(ItemRow.updated_at), func.coalesce(func.sum(ItemRow.row_version), 0))
         with self._read() as session:
-            count, latest, versions = session.execute(query).one()
-        latest_text = as_utc(latest).isoformat() if latest is not None else "-"
-        return hashlib.sha256(f"{count}|{latest_text}|{versions}".encode()).hexdigest()[:16]
+            latest = session.scalar(select(func.max(ItemRow.updated_at)))
+            if latest is None:
+                return hashlib.sha256(b"0|-|0").hexdigest()[:16]
+            tied = select(ItemRow.row_version).where(ItemRow.updated_at == latest).limit(_TIE_CAP + 1).subquery()
+            count, versions = session.execute(
+                select(func.count(), func.coalesce(func.sum(tied.c.row_version), 0))
+            ).one()
+        if count > _TIE_CAP:  # a bulk write stamped this many rows at once: the capped count is stable
+            count, versions = _TIE_CAP + 1, 0
+        return hashlib.sha256(f"{as_utc(latest).isoformat()}|{count}|{versions}".encode()).hexdigest()[:16]
+
+    def item_changes_since(
+        self, mark: datetime | None, *, margin_seconds: float = 1.0, limit: int = 5_000
+    ) -> ItemChanges:
+        """Items written at or after `mark` minus `margin_seconds` (an indexed range on `updated_at`), for
+        services that apply catalog changes incrementally. The margin re-reads recent rows so a write
+        committed a little out of timestamp order is still seen; applying a row twice must be harmless.
+        With `mark=None`, or more than `limit` changed rows, `complete` is False: reload everything."""
+        with self._read() as session:
+            latest = session.scalar(select(func.max(ItemRow.updated_at)))
+            if mark is None:
+                return ItemChanges([], [], as_utc(latest) if latest else None, complete=False)
+            since = as_utc(mark) - timedelta(seconds=margin_seconds)
+            query = select(ItemRow).where(ItemRow.updated_at >= since).order_by(ItemRow.updated_at).limit(limit + 1)
+            rows = list(session.scalars(query))
+            if len(rows) > limit:
+                return ItemChanges([], [], as_utc(latest) if latest else None, complete=False)
+            items = [item_from_row(row) for row in rows if row.deleted_at is None]
+            deleted = [row.id for row in rows if row.deleted_at is not None]
+        newest = max((as_utc(row.updated_at) for row in rows), default=as_utc(mark))
+        return ItemChanges(items, deleted, max(newest, as_utc(mark)))
 
     # ---------------------------------------------------------------------------------------- helpers
     @staticmethod

@@ -28,6 +28,20 @@ class UpsertResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemChanges:
+    """Item rows written at or after a mark (`ItemsMixin.item_changes_since`): a catalog change feed.
+
+    `items`: live items created or edited; `deleted`: ids soft-deleted; `mark`: the latest `updated_at`
+    seen (pass it to the next call). `complete` is False when more rows changed than asked for (a bulk
+    ingest): the caller should reload the whole catalog instead."""
+
+    items: list[Any]
+    deleted: list[str]
+    mark: datetime | None
+    complete: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class AddEventsResult:
     """Events newly stored vs. replays of event ids already stored (or repeated in the batch), and
     events refused because their user or session was erased after they happened."""
