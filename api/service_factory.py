@@ -2,14 +2,15 @@
 
 The text encoder and the vector index come from the catalog's saved embeddings
 (`content_catalog.catalog_index`): the same fitted encoder that `kepu catalog embed` and training used,
-synced with the live catalog (only new or edited items are encoded). Items written later are encoded
-with it and added to the index by the provider, so they are recommendable without retraining.
+brought up to date with the live catalog in memory by the service's first catalog build (only new or
+edited items are encoded; the provider saves the result in the background, never before listening).
+Items written later are encoded with it and added to the index, so they are recommendable without retraining.
 """
 
 from __future__ import annotations
 
 from api.settings import ApiSettings
-from content_catalog.catalog_index import embed_catalog, new_encoder
+from content_catalog.catalog_index import new_encoder, open_catalog_index
 from content_catalog.store import Store
 from content_catalog.vector_index import VectorIndex
 from recommender.registry import Bundle
@@ -32,6 +33,7 @@ def build_service(store: Store, bundle: Bundle | None, settings: ApiSettings) ->
         # so this empty index's dimension is never used for vectors.
         encoder, index = new_encoder(settings), VectorIndex(settings.encoder_dim)
     else:
-        catalog, _ = embed_catalog(store, settings)
+        catalog = open_catalog_index(store, settings)  # items written since it was saved: encoded on warm-up
         encoder, index = catalog.encoder, catalog.index
+        index.background_rebuilds = True  # exact -> HNSW and compactions never run inside a request
     return RecommendationService(store, bundle, encoder, index, settings=service_settings(settings))

@@ -22,8 +22,10 @@ from typing import Any, Protocol
 from api.service_factory import build_service
 from api.settings import ApiSettings
 from api.store_outage import outage_tolerant
+from content_catalog.catalog_index import CatalogIndex, save_catalog_index
 from content_catalog.schema import Item
 from content_catalog.store import Store
+from content_catalog.vector_index import VectorIndex
 from recommender.registry import Bundle, BundleError, load_active, load_bundle
 from recommender.service import RecommendationService
 
@@ -33,6 +35,10 @@ class ServiceProvider(Protocol):
 
     def current(self) -> RecommendationService | None: ...
     def warm_up(self) -> None: ...
+    def is_warm(self) -> bool:
+        """The first request will be fast (catalog state built): /readyz waits for it."""
+        ...
+
     def sync(self, *, force: bool = False) -> None:
         """Follow the store's active model version now (force) or when the sync interval is due."""
         ...
@@ -132,6 +138,7 @@ class BundleServiceProvider:
         self._unloadable: str | None = None  # an active version that failed to load: not retried
         self._stop = threading.Event()
         self._background: threading.Thread | None = None
+        self._saver: threading.Thread | None = None
 
     def _ensure(self) -> RecommendationService:
         with self._lock:
@@ -191,6 +198,7 @@ class BundleServiceProvider:
             while not pause(self.settings.model_sync_seconds):
                 try:
                     self.sync(force=True)
+                    self._refresh_catalogs()
                 except Exception:  # the store may be briefly unreachable: try again next time
                     logger.warning("background model sync failed", exc_info=True)
 
@@ -230,10 +238,46 @@ class BundleServiceProvider:
                 variant.swap_bundle(bundle)
 
     def warm_up(self) -> None:
-        """Build the service now (app start-up) so the first request and /readyz see a loaded model, and
-        start following the store in the background."""
-        self._ensure()
+        """Build the service and its catalog state now (app start-up), so /readyz says ready only when the
+        first request will be fast; save an index synced in memory in the background; start following
+        the store in the background."""
+        service = self._ensure()
+        service.warm_up()
+        self._save_index_behind(service)
         self.start_background_sync()
+
+    def is_warm(self) -> bool:
+        """True once the service's catalog view, item matrix and index are built (what /readyz waits for)."""
+        service = self._service
+        return service is not None and service.is_warm
+
+    def _save_index_behind(self, service: RecommendationService) -> None:
+        """Persist the vector index when start-up brought it past its saved catalog version (items written
+        through the API since): on a daemon thread, so the server listens at once. A crash before it
+        finishes loses nothing: the next start encodes those items again."""
+        index = service.index
+        if not isinstance(index, VectorIndex) or len(index) == 0:
+            return
+        version = self.store.catalog_version()
+        if index.catalog_version == version:
+            return
+        catalog = CatalogIndex(service.encoder, index, version, index.digests)
+
+        def save() -> None:
+            try:
+                save_catalog_index(self.store, self.settings, catalog, version)
+            except Exception:  # the next start retries; serving is unaffected
+                logger.warning("background save of the catalog index failed", exc_info=True)
+
+        self._saver = threading.Thread(target=save, name="kepu-index-save", daemon=True)
+        self._saver.start()
+
+    def _refresh_catalogs(self) -> None:
+        """Apply catalog changes other workers wrote (background loop: requests then find them applied)."""
+        with self._lock:
+            services = [s for s in (self._service, *self._variants.values()) if s is not None]
+        for service in services:
+            service.refresh_catalog()
 
     def version(self) -> str | None:
         service = self._service
@@ -289,18 +333,28 @@ class BundleServiceProvider:
                 self._service = self._builder(self.store, service.bundle, self.settings)
                 self._variants.clear()
             return
-        vectors = service.encoder.encode([item.text for item in items])
-        service.index.add([item.id for item in items], vectors)
+        self._apply_changes(service)
 
     def items_removed(self, item_ids: Sequence[str]) -> None:
         if item_ids:
-            self.current().index.remove(list(item_ids))
+            self._apply_changes(self.current())
+
+    def _apply_changes(self, service: RecommendationService) -> None:
+        """Apply a write made through this worker on the writer's thread (only the written items are
+        encoded and re-rowed), so no reader pays for it; variants share the index and its digests."""
+        with self._lock:
+            variants = list(self._variants.values())
+        for each in (service, *variants):
+            each.apply_item_changes()
 
     def close(self) -> None:
         self._stop.set()
         if self._background is not None:
             self._background.join(timeout=5)
             self._background = None
+        if self._saver is not None:
+            self._saver.join(timeout=30)
+            self._saver = None
         with self._lock:
             self._service = None
             self._variants.clear()

@@ -131,6 +131,12 @@ class CatalogIndex:
         ids, scores = self.index.search(self.encoder.encode([query]), k, exclude=set(exclude))
         return [(item_id, float(score)) for item_id, score in zip(ids[0], scores[0], strict=False)]
 
+    def share_digests(self) -> CatalogIndex:
+        """Let the index carry `text_hashes` (`VectorIndex.digests`): a service that encodes written items
+        keeps them current, so a later `save` describes what the index holds. Returns self."""
+        self.index.digests = self.text_hashes
+        return self
+
     def save(self, folder: str | Path) -> Path:
         """Write `encoder/`, `index/` and the text digests into `folder` (replacing what was there).
 
@@ -144,7 +150,8 @@ class CatalogIndex:
         try:
             self.encoder.save(staging / "encoder")
             self.index.save(staging / "index", catalog_version=self.catalog_version)
-            (staging / HASHES_FILE).write_text(json.dumps(self.text_hashes), encoding="utf-8")
+            digests = dict(self.text_hashes)  # a copy: a live service may add items while this saves
+            (staging / HASHES_FILE).write_text(json.dumps(digests), encoding="utf-8")
             _move_into_place(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -230,6 +237,32 @@ def embed_catalog(
     encoder_dir = settings.index_dir / encoder_slug(spec)
     with writer_lock(encoder_dir):  # another process may be embedding the same catalog right now
         return _embed_locked(store, settings, encoder_dir, refit=refit, show_progress=show_progress)
+
+
+def open_catalog_index(store: Store, settings: Settings) -> CatalogIndex:
+    """The embeddings a server starts from, fast: the newest saved index as it is (the service encodes the
+    items written since, in memory, and `save_catalog_index` persists that in the background), or a full
+    build and save when none is saved yet. Never re-saves a whole index before the server listens."""
+    current = load_catalog_index(store, settings)
+    if current is None:
+        current, _ = embed_catalog(store, settings)
+    return current.share_digests()
+
+
+def save_catalog_index(store: Store, settings: Settings, catalog: CatalogIndex, version: str) -> Path | None:
+    """Save a live catalog index (synced to the store's `version` in memory) and register it, unless one
+    for that version is registered already; meant for a background thread after start-up."""
+    spec = settings.encoder.strip()
+    encoder_dir = settings.index_dir / encoder_slug(spec)
+    with writer_lock(encoder_dir):
+        latest = next(iter(store.vector_index_versions(spec, limit=1)), None)
+        if latest is not None and latest.catalog_version == version:
+            return None
+        catalog.catalog_version = version
+        folder = catalog.save(encoder_dir / version)
+        store.add_vector_index_version(spec, version, str(folder.resolve()), len(catalog.index))
+        _prune(encoder_dir, keep=KEEP_VERSIONS)
+    return folder
 
 
 def _embed_locked(

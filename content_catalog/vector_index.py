@@ -92,6 +92,7 @@ class VectorIndex:
         self._hnsw = False
         self._index = self._new_index(hnsw=False)
         self.background_rebuilds = False
+        self.digests: dict[str, str] = {}  # item id -> digest of the text its vector came from (kept by callers)
         self._journal: list[tuple[str, np.ndarray, np.ndarray | None]] | None = None  # changes during a rebuild
         self._rebuilder: threading.Thread | None = None
         self.rebuilds = 0  # completed rebuilds (switches and compactions), for tests and benchmarks

@@ -326,6 +326,12 @@ class RecommendationService:
         finally:
             self._lock.release()
 
+    def refresh_catalog(self) -> None:
+        """Apply the store's catalog changes now, if any (a background loop calls it; requests then find
+        the state current)."""
+        if self._cat is not None:
+            self._catalog()
+
     def apply_item_changes(self, items: Sequence[Item] = (), removed: Sequence[str] = ()) -> None:
         """Bring this service up to date after a write made through it (the writer's thread pays, readers
         never wait): re-encode only the written items and swap in the new catalog state."""

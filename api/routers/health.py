@@ -36,7 +36,8 @@ def healthz() -> HealthOut:
     summary="Ready to serve: store reachable and a model loaded",
 )
 def readyz(store: StoreDep, provider: ProviderDep) -> Response:
-    """503 when nothing can be served; 200 `degraded` while the store is down but a model serves from memory."""
+    """503 when nothing can be served or the catalog is still warming up (the first request would be slow);
+    200 `degraded` while the store is down but a model serves from memory."""
     checks: dict[str, str] = {}
     try:
         store.count_items()
@@ -44,6 +45,8 @@ def readyz(store: StoreDep, provider: ProviderDep) -> Response:
     except Exception as exc:  # readiness must report, never crash
         checks["store"] = f"unreachable: {type(exc).__name__}; reads served from memory, writes refused (503)"
     _follow_store(provider)
+    warm = getattr(provider, "is_warm", None)
+    checks["catalog"] = "ok" if not callable(warm) or warm() else "warming up: catalog view, index and encoder"
     version = provider.version()
     problem = getattr(provider, "load_error", None)
     if version:
@@ -51,7 +54,8 @@ def readyz(store: StoreDep, provider: ProviderDep) -> Response:
     else:
         checks["model"] = problem or "no model loaded"
     store_ok = checks["store"] == "ok"
-    status = "unavailable" if version is None else "ok" if store_ok else "degraded"
+    ready = version is not None and checks["catalog"] == "ok"
+    status = "unavailable" if not ready else "ok" if store_ok else "degraded"
     body = HealthOut(status=status, checks=checks)
     return OrjsonResponse(body.model_dump(), status_code=503 if status == "unavailable" else 200)
 
