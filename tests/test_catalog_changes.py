@@ -192,6 +192,6 @@ def test_readyz_waits_for_the_catalog_warm_up(tmp_path: Path) -> None:
     assert cold.status_code == 503 and cold.json()["checks"]["catalog"].startswith("warming up")
     provider.warm_up()
     warm = client.get("/readyz")
-    assert warm.status_code == 200 and warm.json()["checks"]["catalog"] == "ok"
+    assert warm.status_code == 200 and "catalog" not in warm.json()["checks"]
     provider.close()
     store.close()

@@ -46,7 +46,9 @@ def readyz(store: StoreDep, provider: ProviderDep) -> Response:
         checks["store"] = f"unreachable: {type(exc).__name__}; reads served from memory, writes refused (503)"
     _follow_store(provider)
     warm = getattr(provider, "is_warm", None)
-    checks["catalog"] = "ok" if not callable(warm) or warm() else "warming up: catalog view, index and encoder"
+    warming = callable(warm) and not warm()
+    if warming:  # said only while true, so a ready worker's checks stay {store, model}
+        checks["catalog"] = "warming up: catalog view, index and encoder"
     version = provider.version()
     problem = getattr(provider, "load_error", None)
     if version:
@@ -54,7 +56,7 @@ def readyz(store: StoreDep, provider: ProviderDep) -> Response:
     else:
         checks["model"] = problem or "no model loaded"
     store_ok = checks["store"] == "ok"
-    ready = version is not None and checks["catalog"] == "ok"
+    ready = version is not None and not warming
     status = "unavailable" if not ready else "ok" if store_ok else "degraded"
     body = HealthOut(status=status, checks=checks)
     return OrjsonResponse(body.model_dump(), status_code=503 if status == "unavailable" else 200)
