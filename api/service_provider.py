@@ -66,6 +66,9 @@ class ActivationError(Exception):
 logger = logging.getLogger(__name__)
 ServiceBuilder = Callable[[Store, Bundle | None, ApiSettings], RecommendationService]
 VARIANT_SETTINGS = ("mmr_lambda", "freshness_weight", "shrinkage")
+INDEX_SAVE_SECONDS = 600.0
+"""How often the background loop saves a vector index that items written since moved on (a restart then
+encodes at most this long's writes before it is ready)."""
 
 
 def verified_bundle(store: Store, version: str) -> Bundle:
@@ -139,6 +142,7 @@ class BundleServiceProvider:
         self._stop = threading.Event()
         self._background: threading.Thread | None = None
         self._saver: threading.Thread | None = None
+        self._next_save = monotonic() + INDEX_SAVE_SECONDS
 
     def _ensure(self) -> RecommendationService:
         with self._lock:
@@ -199,6 +203,9 @@ class BundleServiceProvider:
                 try:
                     self.sync(force=True)
                     self._refresh_catalogs()
+                    if self._monotonic() >= self._next_save and self._service is not None:
+                        self._next_save = self._monotonic() + INDEX_SAVE_SECONDS
+                        self._save_index_behind(self._service)
                 except Exception:  # the store may be briefly unreachable: try again next time
                     logger.warning("background model sync failed", exc_info=True)
 
@@ -257,6 +264,8 @@ class BundleServiceProvider:
         finishes loses nothing: the next start encodes those items again."""
         index = service.index
         if not isinstance(index, VectorIndex) or len(index) == 0:
+            return
+        if self._saver is not None and self._saver.is_alive():
             return
         version = self.store.catalog_version()
         if index.catalog_version == version:

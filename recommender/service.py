@@ -259,6 +259,7 @@ class RecommendationService:
         self._lock = threading.Lock()  # taken by whoever changes the catalog state, never by a reader
         self._cat: _CatalogState | None = None
         self._searcher: CatalogSearch | None = None
+        self._searcher_lock = threading.Lock()
         digests = getattr(index, "digests", None)  # item id -> text digest of the vector the index holds
         self._digests: dict[str, str] = digests if isinstance(digests, dict) else {}
         self._vectors: dict[str, np.ndarray] = {}
@@ -817,7 +818,17 @@ class RecommendationService:
         """The search over the current catalog view (built once per catalog version)."""
         view, _, _ = self._catalog()
         searcher = self._searcher
-        if searcher is None or searcher.view is not view:
-            searcher = CatalogSearch(view, self.encoder, self.index, self.settings.search)
-            self._searcher = searcher
-        return searcher
+        if searcher is not None and searcher.view is view:
+            return searcher
+        # One thread rebuilds the keyword index for a new view; others keep searching the previous one
+        # (a write is then searchable a moment later) rather than each building their own.
+        if not self._searcher_lock.acquire(blocking=searcher is None):
+            return searcher  # type: ignore[return-value]
+        try:
+            searcher = self._searcher
+            if searcher is None or searcher.view is not view:
+                searcher = CatalogSearch(view, self.encoder, self.index, self.settings.search)
+                self._searcher = searcher
+            return searcher
+        finally:
+            self._searcher_lock.release()
