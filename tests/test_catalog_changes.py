@@ -132,7 +132,7 @@ def test_catalog_version_sees_two_changes_in_one_clock_tick(tmp_path: Path, monk
     store.delete_item("t-1", actor="test")
     versions.append(store.catalog_version())
     assert len(set(versions)) == len(versions)
-    changes = store.item_changes_since(tick)
+    changes = store.item_changes_since(tick - timedelta(microseconds=1))
     assert [it.id for it in changes.items] == ["t-2"] and changes.deleted == ["t-1"]
 
 

@@ -21,7 +21,7 @@ from content_catalog.store.records import AudienceChange, ItemChanges, UpsertRes
 from content_catalog.store.types import as_utc, utc_now
 from content_catalog.taxonomy import AUDIENCES, FORMATS, TOPICS
 
-_TIE_CAP = 1_000  # rows sharing the newest `updated_at` that catalog_version looks at
+_TIE_CAP = 64  # rows sharing the newest `updated_at` that catalog_version looks at
 _ID_CHUNK = 500  # ids per `IN (...)` query: well under SQLite's and PostgreSQL's parameter limits
 
 
@@ -284,38 +284,40 @@ class ItemsMixin(StoreBase):
         `_TIE_CAP` index entries), so services may check it on every request. A writer whose clock runs
         behind the newest row is not seen until the next change (hosts sharing a store keep NTP time).
         """
-        with self._read() as session:
-            latest = session.scalar(select(func.max(ItemRow.updated_at)))
-            if latest is None:
-                return hashlib.sha256(b"0|-|0").hexdigest()[:16]
-            tied = select(ItemRow.row_version).where(ItemRow.updated_at == latest).limit(_TIE_CAP + 1).subquery()
-            count, versions = session.execute(
-                select(func.count(), func.coalesce(func.sum(tied.c.row_version), 0))
-            ).one()
+        latest = select(func.max(ItemRow.updated_at)).scalar_subquery()
+        tied = select(ItemRow.row_version).where(ItemRow.updated_at == latest).limit(_TIE_CAP + 1).subquery()
+        query = select(latest, func.count(), func.coalesce(func.sum(tied.c.row_version), 0)).select_from(tied)
+        with self._read() as session:  # one statement: an index lookup and at most _TIE_CAP + 1 entries
+            newest, count, versions = session.execute(query).one()
         if count > _TIE_CAP:  # a bulk write stamped this many rows at once: the capped count is stable
             count, versions = _TIE_CAP + 1, 0
-        return hashlib.sha256(f"{as_utc(latest).isoformat()}|{count}|{versions}".encode()).hexdigest()[:16]
+        stamp = as_utc(newest).isoformat() if newest is not None else "-"
+        return hashlib.sha256(f"{stamp}|{count}|{versions}".encode()).hexdigest()[:16]
 
     def item_changes_since(
         self, mark: datetime | None, *, margin_seconds: float = 1.0, limit: int = 5_000
     ) -> ItemChanges:
-        """Items written at or after `mark` minus `margin_seconds` (an indexed range on `updated_at`), for
-        services that apply catalog changes incrementally. The margin re-reads recent rows so a write
-        committed a little out of timestamp order is still seen; applying a row twice must be harmless.
-        With `mark=None`, or more than `limit` changed rows, `complete` is False: reload everything."""
+        """Items written after `mark` (an indexed range on `updated_at`), for services that apply catalog
+        changes incrementally; pass the returned `mark` to the next call.
+
+        The returned mark trails this read by `margin_seconds` when rows are that recent, so a write that
+        took its timestamp before this read but committed after it is read next time (a row may thus be
+        returned twice: applying it again must be harmless). With `mark=None`, or more than `limit`
+        changed rows, `complete` is False: reload everything (and continue from the returned mark)."""
+        read_at = utc_now()
         with self._read() as session:
             latest = session.scalar(select(func.max(ItemRow.updated_at)))
+            latest = as_utc(latest) if latest is not None else None
             if mark is None:
-                return ItemChanges([], [], as_utc(latest) if latest else None, complete=False)
-            since = as_utc(mark) - timedelta(seconds=margin_seconds)
-            query = select(ItemRow).where(ItemRow.updated_at >= since).order_by(ItemRow.updated_at).limit(limit + 1)
+                return ItemChanges([], [], _trailing(latest, read_at, margin_seconds), complete=False)
+            query = select(ItemRow).where(ItemRow.updated_at > mark).order_by(ItemRow.updated_at).limit(limit + 1)
             rows = list(session.scalars(query))
             if len(rows) > limit:
-                return ItemChanges([], [], as_utc(latest) if latest else None, complete=False)
+                return ItemChanges([], [], _trailing(latest, read_at, margin_seconds), complete=False)
             items = [item_from_row(row) for row in rows if row.deleted_at is None]
             deleted = [row.id for row in rows if row.deleted_at is not None]
         newest = max((as_utc(row.updated_at) for row in rows), default=as_utc(mark))
-        return ItemChanges(items, deleted, max(newest, as_utc(mark)))
+        return ItemChanges(items, deleted, max(as_utc(mark), _trailing(newest, read_at, margin_seconds)))
 
     # ---------------------------------------------------------------------------------------- helpers
     @staticmethod
@@ -430,3 +432,10 @@ class ItemsMixin(StoreBase):
 def _check_choice(name: str, value: str | None, allowed: dict[str, str]) -> None:
     if value is not None and value not in allowed:
         raise ValueError(f"{name}: unknown value {value!r}; expected one of {sorted(allowed)}")
+
+
+def _trailing(newest: datetime | None, read_at: datetime, margin_seconds: float) -> datetime:
+    """Where the next change-feed read starts: the newest row seen, but no later than `margin_seconds`
+    before this read (rows stamped that recently may still be committing)."""
+    floor = read_at - timedelta(seconds=margin_seconds)
+    return floor if newest is None else min(newest, floor)

@@ -31,8 +31,8 @@ class UpsertResult:
 class ItemChanges:
     """Item rows written at or after a mark (`ItemsMixin.item_changes_since`): a catalog change feed.
 
-    `items`: live items created or edited; `deleted`: ids soft-deleted; `mark`: the latest `updated_at`
-    seen (pass it to the next call). `complete` is False when more rows changed than asked for (a bulk
+    `items`: live items created or edited; `deleted`: ids soft-deleted; `mark`: where to continue (pass it
+    to the next call). `complete` is False when more rows changed than asked for (a bulk
     ingest): the caller should reload the whole catalog instead."""
 
     items: list[Any]
