@@ -69,7 +69,10 @@ class IdMap:
     def add_ids(self, external_ids: Iterable[str]) -> IdMap:
         """A new map with unseen ids appended (existing internal ids unchanged)."""
         extra = [str(e) for e in dict.fromkeys(str(x) for x in external_ids) if str(e) not in self._to_internal]
-        return IdMap([*self.to_list(), *extra])
+        grown = IdMap.__new__(IdMap)  # the existing ids are known unique: copy, do not re-check them
+        grown._to_internal = {**self._to_internal, **{e: self.size + i for i, e in enumerate(extra)}}
+        grown._external = np.concatenate([self._external, np.asarray(extra, dtype=object)])
+        return grown
 
     def to_list(self) -> list[str]:
         return [str(x) for x in self._external]

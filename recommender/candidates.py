@@ -106,7 +106,10 @@ class CatalogView:
         for (it, _), row in zip(edited, edited_rows.tolist(), strict=True):
             items_out[row] = it
         items_out.extend(added)
-        ids = IdMap([it.id for it in items_out]) if kept < self.size or added else self.ids
+        if kept < self.size:
+            ids = IdMap([it.id for it in items_out])
+        else:  # edits and additions keep every row: extend the map instead of rebuilding it
+            ids = self.ids.add_ids([it.id for it in added]) if added else self.ids
         change.view = CatalogView(
             items=items_out,
             ids=ids,
