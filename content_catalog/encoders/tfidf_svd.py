@@ -330,7 +330,7 @@ class TfidfSvdEncoder(TextEncoder):
         target = Path(folder)
         params = {**self.get_params(), "char_ngrams": list(self.char_ngrams)}
         write_manifest(target, self.kind, self.spec, self.dim, params)
-        joblib.dump(parts, target / PARTS_FILE, compress=3)
+        joblib.dump(parts, target / PARTS_FILE)  # uncompressed: loads ~4x faster at start-up, ~30 % larger
         return target
 
     @classmethod
