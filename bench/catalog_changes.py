@@ -316,6 +316,50 @@ def wrk_similar(work: Path, ids: list[str], seconds: int) -> dict[str, Any]:
     return {"similar_req_s": rate(result.stdout), "similar_p50": p50, "healthz_req_s": rate(health.stdout)}
 
 
+# ------------------------------------------------------------------------------------------------ micro
+def micro(n: int, data_dir: Path, repeats: int = 5) -> dict[str, Any]:
+    """(e) No store, no model: the catalog view after one write (item by item vs whole build) and the
+    100,001st item crossing the HNSW threshold (the `add` call with the rebuild behind vs inside it)."""
+    from bench.scale_data import scale_items
+    from content_catalog.vector_index import VectorIndex
+    from recommender.candidates import CatalogView
+
+    items = scale_items(data_dir, n)
+    view = CatalogView.build(items)
+    build, change = [], []
+    for r in range(repeats):
+        started = time.perf_counter()
+        CatalogView.build([*items, new_item(r)])
+        build.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        view.with_changes([new_item(r)])
+        change.append(time.perf_counter() - started)
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(n + 1, ENCODER_DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    out: dict[str, Any] = {"view_build_ms": pct(build, 50), "view_change_ms": pct(change, 50)}
+    for behind in (True, False):
+        index = VectorIndex(ENCODER_DIM, hnsw_threshold=n, ef_construction=100)
+        index.add([f"i{k}" for k in range(n)], vectors[:n])
+        index.background_rebuilds = behind
+        started = time.perf_counter()
+        index.add([f"i{n}"], vectors[n:])
+        call = time.perf_counter() - started
+        searches = []
+        while index._rebuilder is not None:  # searches keep being served by the exact index meanwhile
+            started = time.perf_counter()
+            index.search(vectors[len(searches) % n][None, :], 10)
+            searches.append(time.perf_counter() - started)
+        index.wait_for_rebuild()
+        key = "behind" if behind else "inline"
+        out[f"hnsw_add_call_{key}_ms"] = call * 1000
+        out[f"hnsw_is_hnsw_after_{key}"] = index.is_hnsw
+        if behind:
+            out["searches_during_rebuild"] = len(searches)
+            out["search_during_rebuild_p99_ms"] = pct(searches, 99)
+    return out
+
+
 # ------------------------------------------------------------------------------------------------ main
 def run(n: int, cache: Path, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"kepu-catalog-{n}-") as tmp:
@@ -344,7 +388,7 @@ def run(n: int, cache: Path, args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--items", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--cache", type=Path, default=Path("/work/cache/catalog"))
     parser.add_argument("--window", type=float, default=8.0, help="seconds per read window")
     parser.add_argument("--rounds", type=int, default=3, help="quiet/write window pairs")
@@ -352,12 +396,16 @@ def main() -> None:
     parser.add_argument("--similar-requests", type=int, default=500)
     parser.add_argument("--http", action="store_true", help="also start servers: start-up, restart, wrk")
     parser.add_argument("--wrk-seconds", type=int, default=10)
+    parser.add_argument("--micro", type=int, nargs="*", default=[], help="also run (e) at these item counts")
+    parser.add_argument("--data-dir", type=Path, default=Path("/work/shared/data"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    micros = [{"items": n, **micro(n, args.data_dir)} for n in args.micro]
     results = [run(n, args.cache, args) for n in args.items]
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps({"runs": results, "micro": micros}, indent=2))
         return
+    print_micro(micros)
     print(f"# catalog changes — load average {os.getloadavg()[0]:.2f}, 1 thread per process")
     for r in results:
         w, b, s = r["writes"], r["first_after_put"], r["similar"]
@@ -394,6 +442,23 @@ def main() -> None:
                 f"| /similar over HTTP, 2 workers, wrk 8 conns | {k['similar_req_s']:.0f} req/s "
                 f"(p50 {k['similar_p50']}); /healthz {k['healthz_req_s']:.0f} req/s |"
             )
+
+
+def print_micro(micros: list[dict[str, Any]]) -> None:
+    if not micros:
+        return
+    print(f"# (e) catalog view and HNSW switch, no store — load average {os.getloadavg()[0]:.2f}")
+    print(
+        "| items | view after one write: with_changes / build | 100,001st add: rebuild behind / inline | "
+        "searches during the rebuild (p99) |"
+    )
+    print("| --- | --- | --- | --- |")
+    for m in micros:
+        print(
+            f"| {m['items']:,} | {m['view_change_ms']:.1f} / {m['view_build_ms']:.0f} ms | "
+            f"{m['hnsw_add_call_behind_ms']:.1f} / {m['hnsw_add_call_inline_ms']:.0f} ms | "
+            f"{m['searches_during_rebuild']} ({m['search_during_rebuild_p99_ms']:.1f} ms) |"
+        )
 
 
 if __name__ == "__main__":
