@@ -6,7 +6,8 @@ Per request: resolve who is asking (user / session / audience) → read their re
 filters → blend (weights depend on how much we know) → freshness → editor boosts → MMR over topics →
 editor pins → explanations → a snapshot paged through a signed cursor.
 
-Snapshots live in the store when it can hold them (`save_snapshot`), and cursors are signed with the
+Snapshots live in this process's memory and are written behind to the store when it can hold them
+(`recommender.write_behind`; no store write on the request path), and cursors are signed with the
 store's shared secret unless `cursor_secret` is set, so several worker processes on one store honour
 each other's cursors. Without such a store they stay in this process (an in-memory LRU).
 """
@@ -58,6 +59,7 @@ from recommender.rerank import BlendWeights, apply_pins, blend, freshness_boost,
 from recommender.rules import EditorRule, RuleSet
 from recommender.search import CatalogSearch, SearchFilters, SearchParams
 from recommender.similar import SimilarParams, rerank_similar
+from recommender.write_behind import WriteBehindSnapshotCache
 
 DEFAULT_MMR_LAMBDA = 0.7
 """MMR trade-off for bundles without a fitted one (format 1): 70 % relevance, 30 % topic novelty."""
@@ -223,7 +225,8 @@ class RecommendationService:
     """Online recommendations, similar items and semantic search over one store, bundle, encoder and index.
 
     `bundle` may be None before the first training: ranking then uses content, freshness and rules only.
-    `snapshots` is where cursor snapshots live (default: the store when it has `save_snapshot`, else an
+    `snapshots` is where cursor snapshots live (default: memory written behind to the store when it has
+    `save_snapshots`, else the store, else an
     in-memory LRU); cursors are signed with `settings.cursor_secret`, else the store's `shared_secret`,
     else a random per-process key.
     """
@@ -256,6 +259,8 @@ class RecommendationService:
 
     def _default_snapshots(self) -> SnapshotCache:
         cfg = self.settings
+        if callable(getattr(self.store, "save_snapshots", None)):
+            return WriteBehindSnapshotCache(self.store, cfg.snapshot_ttl_seconds, max_stored=cfg.snapshot_max_stored)
         if callable(getattr(self.store, "save_snapshot", None)):
             return StoreSnapshotCache(self.store, cfg.snapshot_ttl_seconds, max_stored=cfg.snapshot_max_stored)
         return MemorySnapshotCache(cfg.snapshot_max_entries, cfg.snapshot_ttl_seconds)
@@ -331,6 +336,12 @@ class RecommendationService:
 
     # ------------------------------------------------------------------------------------ who
     def _who(self, request: RecommendationRequest) -> _Who:
+        if callable(getattr(self.store, "requester", None)):  # one read transaction (content_catalog.store.online)
+            found = self.store.requester(request.user_id, request.session_id, self.settings.history_limit)
+            user_id, user, history = found.user_id, found.user, list(found.history)
+            audiences = [request.audience] if request.audience else list(user.audiences if user else [])
+            key = user_id or (f"{SESSION_PREFIX}{request.session_id}" if request.session_id else None)
+            return _Who(user_key=key, user=user, audiences=audiences or ["public"], history=history)
         user_id = request.user_id
         if user_id is None and request.session_id is not None:
             user_id = self.store.user_for_session(request.session_id)
@@ -482,12 +493,13 @@ class RecommendationService:
 
     def _pool(self, scores: np.ndarray, signals: dict[str, np.ndarray], allowed: np.ndarray) -> np.ndarray:
         """Union of the top `pool_per_source` allowed rows of the blend and of every source, best first."""
-        pool: set[int] = set()
         n = min(self.settings.pool_per_source, len(allowed))
+        tops = []
         for signal in (scores, *signals.values()):
             values = np.nan_to_num(signal[allowed], nan=-np.inf)
-            pool.update(allowed[np.argpartition(-values, n - 1)[:n]].tolist())
-        return np.array(sorted(pool, key=lambda r: (-scores[r], r)), dtype=np.int64)
+            tops.append(allowed[np.argpartition(-values, n - 1)[:n]])
+        pool = np.unique(np.concatenate(tops)).astype(np.int64)  # sorted by row: ties below keep row order
+        return pool[np.argsort(-scores[pool], kind="stable")]
 
     def _scores(
         self, state: _State, mask: np.ndarray
@@ -526,8 +538,8 @@ class RecommendationService:
         allowed = np.flatnonzero(mask)
         head = self._pool(scores, signals, allowed)[: cfg.snapshot_depth]
         ordered = mmr(head, scores[head], view.topics[head], cfg.snapshot_depth, self._mmr_lambda(state.bundle))
-        allowed_ids = {view.items[r].id for r in allowed}
-        ranked_ids, pinned = apply_pins([view.items[r].id for r in ordered], rules.pins, allowed_ids)
+        pinnable = {p.item_id for p in rules.pins if view.ids.get(p.item_id) >= 0 and mask[view.ids.get(p.item_id)]}
+        ranked_ids, pinned = apply_pins([view.items[r].id for r in ordered], rules.pins, pinnable)
         out_scores = {i: float(scores[view.ids.get(i)]) for i in ranked_ids}
         reasons = self._reasons(state, ranked_ids, pinned, content, contributions) if state.request.explain else {}
         return _Ranked(ranked_ids, out_scores, reasons)
@@ -543,23 +555,35 @@ class RecommendationService:
         view, who = state.view, state.who
         interests = set(who.user.interests) if who.user else set()
         town = who.user.town if who.user else None
-        fresh_cut = state.now.timestamp() - 7 * 86_400
+        rows = np.fromiter((view.ids.get(i) for i in ranked_ids), dtype=np.int64, count=len(ranked_ids))
+        # The inputs of `explain.reason_for` for every ranked row at once (one array pass per signal, not
+        # a dict per item); the per-item loop below only picks the sentence.
+        names = list(contributions)
+        if names:
+            stacked = np.stack([np.asarray(contributions[name])[rows] for name in names])
+            top_at = stacked.argmax(axis=0)  # the first of equal maxima, as max() over the dict's items
+            top_values = stacked[top_at, np.arange(len(rows))].tolist()
+            top_names = [names[i] for i in top_at.tolist()]
+        else:
+            top_values, top_names = [0.0] * len(rows), [""] * len(rows)
+        content_values = (
+            np.asarray(contributions["content"])[rows].tolist() if "content" in contributions else [0.0] * len(rows)
+        )
+        because = content.because_of[rows].tolist()
+        fresh = (view.published[rows] >= state.now.timestamp() - 7 * 86_400).tolist()
         reasons = {}
-        for item_id in ranked_ids:
-            row = view.ids.get(item_id)
-            item = view.items[row]
-            because = int(content.because_of[row])
-            reasons[item_id] = explain.reason_for(
+        for j, item_id in enumerate(ranked_ids):
+            item = view.items[rows[j]]
+            reasons[item_id] = explain.reason_from_parts(
                 is_pinned=item_id in pinned,
-                item_format=item.format,
-                item_town=item.town or "",
+                item=item,
                 user_town=town,
-                read_title=view.items[because].title if because >= 0 else None,
-                contributions={k: float(v[row]) for k, v in contributions.items()},
+                read_title=view.items[because[j]].title if because[j] >= 0 else None,
+                top=(top_names[j], top_values[j]),
+                content=content_values[j],
                 audience=who.audience,
-                item_audiences=[tag.audience for tag in item.audiences],
-                matched_interests=[t for t in item.topics if t in interests],
-                is_fresh=bool(view.published[row] >= fresh_cut),
+                interests=interests,
+                is_fresh=fresh[j],
             )
         return reasons
 
@@ -588,6 +612,9 @@ class RecommendationService:
         if response.next_cursor:  # erased while this request ranked: keep nothing ranked for them
             snapshot_id = self._pager.codec.decode(response.next_cursor)["s"]
             if self._forgetting.discard_if_erased(owner_of(context), started, snapshot_id):
+                discard = getattr(self._pager.cache, "discard", None)
+                if callable(discard):  # written behind: never let it reach the store
+                    discard(snapshot_id)
                 response.next_cursor = None
         return response
 
