@@ -83,9 +83,11 @@ class OutageTolerantStore:
         return self._guard(lambda: self._store.user_history(user_id=user_id, session_id=session_id, limit=limit), list)
 
     def requester(self, user_id: str | None, session_id: str | None, history_limit: int = 200) -> Any:
-        """As `user_for_session` + `get_user` + `user_history` above: the caller as given, no profile, no history."""
+        """As `user_for_session` + `get_user` + `user_history` + `erased_at` above: the caller as given, no
+        profile, no history, erased "just now" (a cold start)."""
         return self._guard(
-            lambda: self._store.requester(user_id, session_id, history_limit), lambda: Requester(user_id, None, [])
+            lambda: self._store.requester(user_id, session_id, history_limit),
+            lambda: Requester(user_id, None, [], datetime.now(UTC)),
         )
 
     def list_rules(

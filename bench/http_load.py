@@ -114,10 +114,10 @@ def trained_users(var_dir: Path, n: int = 40) -> list[str]:
         store.close()
 
 
-def serve(var_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def serve(var_dir: Path, port: int, code: Path = ROOT) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(code),
         "KEPU_VAR_DIR": str(var_dir),
         "KEPU_PUBLIC_READS": "true",
         "KEPU_PUBLIC_READS_PER_MINUTE": "0",
@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--quick", action="store_true", help="3 s runs, 2 rounds")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--code", type=Path, default=ROOT, help="checkout to serve (before/after comparisons)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (apt-get install wrk)")
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         if users:
             endpoints.append(("recommendations (trained user)", base, known))
-        server = serve(var_dir, port)
+        server = serve(var_dir, port, args.code.resolve())
         runs: list[Run] = []
         try:
             for _, url, script in endpoints:  # warm-up: first requests build caches

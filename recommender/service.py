@@ -180,6 +180,7 @@ class _Who:
     audiences: list[str]
     history: list[Any] = field(default_factory=list)
     model_key: str | None = None  # user_key unless the bundle must not be used for them (erased)
+    erasure: tuple[datetime | None] | None = None  # (when user_key was erased,) if read with the rest
 
     @property
     def audience(self) -> str:
@@ -341,7 +342,7 @@ class RecommendationService:
             user_id, user, history = found.user_id, found.user, list(found.history)
             audiences = [request.audience] if request.audience else list(user.audiences if user else [])
             key = user_id or (f"{SESSION_PREFIX}{request.session_id}" if request.session_id else None)
-            return _Who(user_key=key, user=user, audiences=audiences or ["public"], history=history)
+            return _Who(key, user, audiences or ["public"], history, erasure=(found.erased_at,))
         user_id = request.user_id
         if user_id is None and request.session_id is not None:
             user_id = self.store.user_for_session(request.session_id)
@@ -378,7 +379,10 @@ class RecommendationService:
         now = (request.now or datetime.now(UTC)).astimezone(UTC)
         who = self._who(request)
         view, item_matrix, bundle = self._catalog()
-        who.model_key = self._forgetting.model_key(who.user_key, bundle)
+        if who.erasure is not None:
+            who.model_key = self._forgetting.model_key_given(who.user_key, bundle, who.erasure[0])
+        else:
+            who.model_key = self._forgetting.model_key(who.user_key, bundle)
         read, negative, recent = self._history_sets(who.history)
         return _State(
             request, who, now, view, item_matrix, bundle, self._rules(now, who, request.channel), read, negative, recent
