@@ -15,7 +15,7 @@ each other's cursors. Without such a store they stay in this process (an in-memo
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -257,6 +257,7 @@ class RecommendationService:
         self._item_matrix: np.ndarray | None = None
         self._vectors: dict[str, np.ndarray] = {}
         self._forgetting = Forgetting(store)
+        self._view_arrays: dict[tuple[Any, ...], Any] = {}  # see _per_view
 
     def _default_snapshots(self) -> SnapshotCache:
         cfg = self.settings
@@ -409,14 +410,33 @@ class RecommendationService:
     def _mask(self, state: _State, exclude: set[str]) -> np.ndarray:
         """Everything that may be shown to this requester now (boolean over the catalog)."""
         cfg, request, view = self.settings, state.request, state.view
-        return (
-            filters.active(view, state.now)
-            & filters.verified(view, cfg.require_verified)
-            & filters.channel(view, request.channel)
-            & filters.topics(view, request.topics)
-            & filters.audience(view, state.who.audiences, cfg.audience_min_score)
-            & filters.exclude_ids(view, state.read | state.negative | state.rules.blocks | exclude)
+        audiences = tuple(state.who.audiences)
+        static = self._per_view(
+            view,
+            ("mask", request.channel, audiences),
+            lambda: (
+                filters.verified(view, cfg.require_verified)
+                & filters.channel(view, request.channel)
+                & filters.audience(view, audiences, cfg.audience_min_score)
+            ),
         )
+        mask = filters.active(view, state.now) & static
+        if request.topics:
+            mask &= filters.topics(view, request.topics)
+        return mask & filters.exclude_ids(view, state.read | state.negative | state.rules.blocks | exclude)
+
+    def _per_view(self, view: CatalogView, key: tuple[Any, ...], build: Callable[[], np.ndarray]) -> np.ndarray:
+        """An array that depends only on the catalog view (and its bundle) and the key: built on the first
+        request that needs it, then shared read-only until the view changes (a new view object)."""
+        cache = self._view_arrays
+        if cache.get(("view",)) is not view:
+            cache = self._view_arrays = {("view",): view}
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = build()
+            if len(cache) > 256:  # bounded: keys are channel x audience combinations, a few dozen in practice
+                self._view_arrays = {("view",): view}
+        return found
 
     def _user_vector(self, state: _State) -> np.ndarray | None:
         """The ranker's vector for this requester: their trained row and/or live history (events after
@@ -447,8 +467,16 @@ class RecommendationService:
         popularity = np.zeros(view.size, dtype=np.float32)
         if bundle is not None:
             signals["model"] = model_scores(state.item_matrix, self._user_vector(state))
-            popularity = aligned_prior(view, bundle.item_map, bundle.popularity_for(who.audience))
-            signals["trending"] = aligned_prior(view, bundle.item_map, np.asarray(bundle.arrays["trending"]))
+            popularity = self._per_view(
+                view,
+                ("popularity", bundle.version, who.audience),
+                lambda: aligned_prior(view, bundle.item_map, bundle.popularity_for(who.audience)),
+            )
+            signals["trending"] = self._per_view(
+                view,
+                ("trending", bundle.version),
+                lambda: aligned_prior(view, bundle.item_map, np.asarray(bundle.arrays["trending"])),
+            )
         signals["audience"] = popularity
         signals["tag"] = view.audiences[:, AUDIENCE_IDS.index(who.audience)]
         town = who.user.town if who.user else None
@@ -498,6 +526,17 @@ class RecommendationService:
     def _pool(self, scores: np.ndarray, signals: dict[str, np.ndarray], allowed: np.ndarray) -> np.ndarray:
         """Union of the top `pool_per_source` allowed rows of the blend and of every source, best first."""
         n = min(self.settings.pool_per_source, len(allowed))
+        if self.settings.snapshot_depth <= n:
+            # Only the first snapshot_depth rows of the pool are used, and the blend's own top n are in it:
+            # those rows are the blend's top snapshot_depth, whatever the other sources add (one partition
+            # instead of one per source). Ties at the cut go to the lower row, as in the general case.
+            values = np.nan_to_num(scores[allowed], nan=-np.inf)
+            depth = min(self.settings.snapshot_depth, len(allowed))
+            cut = values[np.argpartition(-values, depth - 1)[depth - 1]]
+            head = allowed[values > cut]
+            tied = allowed[values == cut][: depth - len(head)]
+            pool = np.concatenate([head, tied]).astype(np.int64)
+            return pool[np.lexsort((pool, -scores[pool]))]
         tops = []
         for signal in (scores, *signals.values()):
             values = np.nan_to_num(signal[allowed], nan=-np.inf)
