@@ -524,7 +524,8 @@ class RecommendationService:
         return DEFAULT_MMR_LAMBDA
 
     def _pool(self, scores: np.ndarray, signals: dict[str, np.ndarray], allowed: np.ndarray) -> np.ndarray:
-        """Union of the top `pool_per_source` allowed rows of the blend and of every source, best first."""
+        """Union of the top `pool_per_source` allowed rows of the blend and of every source, best first (only
+        the blend's top `snapshot_depth` when that is all the caller can use: see below)."""
         n = min(self.settings.pool_per_source, len(allowed))
         if self.settings.snapshot_depth <= n:
             # Only the first snapshot_depth rows of the pool are used, and the blend's own top n are in it:

@@ -81,7 +81,7 @@ class WriteBehindSnapshotCache:
         ttl_seconds: float = 3_600.0,
         *,
         max_stored: int = 20_000,
-        max_local: int = 2_000,
+        max_local: int = 1_000,  # this worker's newest snapshots (~20–50 KB of Python objects each)
         max_pending: int = 5_000,
         batch_size: int = 200,
         flush_wait_seconds: float = 2.0,
