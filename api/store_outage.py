@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from content_catalog.store import Store
+from content_catalog.store.online import Requester
 from content_catalog.store.records import Rule, RuleKind
 from content_catalog.store.types import as_utc
 from recommender.cursor import SnapshotNotSaved
@@ -80,6 +81,14 @@ class OutageTolerantStore:
 
     def user_history(self, user_id: str | None = None, session_id: str | None = None, limit: int = 200) -> list[Any]:
         return self._guard(lambda: self._store.user_history(user_id=user_id, session_id=session_id, limit=limit), list)
+
+    def requester(self, user_id: str | None, session_id: str | None, history_limit: int = 200) -> Any:
+        """As `user_for_session` + `get_user` + `user_history` + `erased_at` above: the caller as given, no
+        profile, no history, erased "just now" (a cold start)."""
+        return self._guard(
+            lambda: self._store.requester(user_id, session_id, history_limit),
+            lambda: Requester(user_id, None, [], datetime.now(UTC)),
+        )
 
     def list_rules(
         self,

@@ -7,7 +7,10 @@ next ranking goes into a *new* snapshot. So reading a page is a pure read, a ret
 the same page, and any process that reaches the same `SnapshotCache` can serve any page:
 
 - `MemorySnapshotCache` — a bounded LRU in this process (tests, single-process use);
-- `StoreSnapshotCache` — the shared store (`feed_snapshots` table), for several workers or hosts.
+- `StoreSnapshotCache` — the shared store (`feed_snapshots` table), for several workers or hosts, written
+  inside the request;
+- `recommender.write_behind.WriteBehindSnapshotCache` — the default with a store: memory first, written to
+  the store behind the request by a background thread (no store write on the request path).
 
 A tampered or malformed cursor raises `CursorError` (a ValueError → HTTP 400); a genuine cursor whose
 snapshot is gone raises `CursorExpired` (also a CursorError: the client restarts without a cursor).
@@ -288,7 +291,8 @@ class Pager:
 
     def save(self, snapshot: Snapshot) -> str:
         """Store a new snapshot; returns its id."""
-        snapshot_id = secrets.token_urlsafe(SNAPSHOT_ID_BYTES)
+        mint = getattr(self.cache, "new_id", None)  # caches may encode more in the id (write-behind: issue time)
+        snapshot_id = mint() if callable(mint) else secrets.token_urlsafe(SNAPSHOT_ID_BYTES)
         self.cache.save(snapshot_id, snapshot.to_payload())
         return snapshot_id
 

@@ -8,7 +8,8 @@ tagged for that audience: an item ranked high for seniors by popularity alone is
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from content_catalog.taxonomy import TOPICS
 
@@ -72,19 +73,74 @@ def reason_for(
     is_fresh: bool,
 ) -> str:
     """One reason for one item. `contributions`: weighted signal contributions for that item."""
+    top = max(contributions.items(), key=lambda kv: kv[1], default=("", 0.0))
+    return _choose(
+        is_pinned=is_pinned,
+        is_local=bool(user_town) and item_town == user_town and item_format in LOCAL_FORMATS,
+        user_town=user_town,
+        read_title=read_title,
+        top=top,
+        content=contributions.get("content", 0.0),
+        audience=audience,
+        for_them=audience == "public" or audience in item_audiences,
+        first_interest=matched_interests[0] if matched_interests else None,
+        is_fresh=is_fresh,
+    )
+
+
+def reason_from_parts(
+    *,
+    is_pinned: bool,
+    item: Any,
+    user_town: str | None,
+    read_title: str | None,
+    top: tuple[str, float],
+    content: float,
+    audience: str,
+    interests: Collection[str],
+    is_fresh: bool,
+) -> str:
+    """`reason_for` from precomputed parts (the service computes the top signal of every ranked item in
+    one array pass): `top` is (name, value) of the largest contribution, `content` the content signal's,
+    `item` the catalog item (format, town, audiences, topics)."""
+    return _choose(
+        is_pinned=is_pinned,
+        is_local=bool(user_town) and (item.town or "") == user_town and item.format in LOCAL_FORMATS,
+        user_town=user_town,
+        read_title=read_title,
+        top=top,
+        content=content,
+        audience=audience,
+        for_them=audience == "public" or any(tag.audience == audience for tag in item.audiences),
+        first_interest=next((t for t in item.topics if t in interests), None),
+        is_fresh=is_fresh,
+    )
+
+
+def _choose(
+    *,
+    is_pinned: bool,
+    is_local: bool,
+    user_town: str | None,
+    read_title: str | None,
+    top: tuple[str, float],
+    content: float,
+    audience: str,
+    for_them: bool,
+    first_interest: str | None,
+    is_fresh: bool,
+) -> str:
+    """The priority order of the module docstring, over facts already worked out."""
     if is_pinned:
         return pinned()
-    if user_town and item_town == user_town and item_format in LOCAL_FORMATS:
+    if is_local and user_town:
         return local_activity(user_town)
-    top = max(contributions.items(), key=lambda kv: kv[1], default=("", 0.0))
-    content = contributions.get("content", 0.0)
     if read_title is not None and content > 0 and content >= CONTENT_SHARE * top[1]:
         return because_read(read_title)
-    for_them = audience == "public" or audience in item_audiences
     if top[1] <= 0:
         return fresh() if is_fresh or not for_them else for_audience(audience)
     if top[0] == "model":
-        return interest(matched_interests[0]) if matched_interests else guess()
+        return interest(first_interest) if first_interest is not None else guess()
     if top[0] == "trending" or not for_them:
         return trending()
     return for_audience(audience)

@@ -70,6 +70,13 @@ class Forgetting:
         since = None if data_time is None else data_time - ERASURE_MARGIN
         return None if self.erased_since(subject, since) else subject
 
+    def model_key_given(self, subject: str | None, bundle: Bundle | None, erased_at: datetime | None) -> str | None:
+        """`model_key` when the subject's erasure time was already read (with the request's other reads)."""
+        if subject is None or bundle is None or bundle.user_map.get(subject) < 0 or erased_at is None:
+            return subject
+        data_time = bundle_data_time(bundle)
+        return None if data_time is None or erased_at >= data_time - ERASURE_MARGIN else subject
+
     def discard_if_erased(self, subject: str | None, started: datetime, snapshot_id: str | None) -> bool:
         """Delete the snapshot a request saved when its subject was erased since `started`; True if so."""
         if snapshot_id is None or not self.erased_since(subject, started - CLOCK_SKEW):

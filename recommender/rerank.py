@@ -127,15 +127,19 @@ def mmr(candidates: np.ndarray, scores: np.ndarray, topic_vectors: np.ndarray, k
     rel = minmax(np.asarray(scores, dtype=np.float32))
     sims = topic_vectors @ topic_vectors.T
     max_sim = np.zeros(m, dtype=np.float32)
-    picked = np.zeros(m, dtype=bool)
+    # value = λ·rel − (1−λ)·max_sim, updated in place: four small array operations per pick (this loop
+    # runs snapshot_depth times per request). A picked row's relevance becomes −inf, so it stays out.
+    relevance = (lambda_ * rel).astype(np.float32, copy=False)
+    penalty = np.empty(m, dtype=np.float32)
+    value = relevance.copy()
     order = np.empty(k, dtype=np.int64)
     for step in range(k):
-        value = lambda_ * rel - (1.0 - lambda_) * max_sim
-        value[picked] = -np.inf
-        best = int(np.argmax(value))
+        best = int(value.argmax())
         order[step] = best
-        picked[best] = True
+        relevance[best] = -np.inf
         np.maximum(max_sim, sims[best], out=max_sim)
+        np.multiply(max_sim, 1.0 - lambda_, out=penalty)
+        np.subtract(relevance, penalty, out=value)
     return np.asarray(candidates)[order]
 
 

@@ -6,7 +6,8 @@ Per request: resolve who is asking (user / session / audience) → read their re
 filters → blend (weights depend on how much we know) → freshness → editor boosts → MMR over topics →
 editor pins → explanations → a snapshot paged through a signed cursor.
 
-Snapshots live in the store when it can hold them (`save_snapshot`), and cursors are signed with the
+Snapshots live in this process's memory and are written behind to the store when it can hold them
+(`recommender.write_behind`; no store write on the request path), and cursors are signed with the
 store's shared secret unless `cursor_secret` is set, so several worker processes on one store honour
 each other's cursors. Without such a store they stay in this process (an in-memory LRU).
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -58,6 +59,7 @@ from recommender.rerank import BlendWeights, apply_pins, blend, freshness_boost,
 from recommender.rules import EditorRule, RuleSet
 from recommender.search import CatalogSearch, SearchFilters, SearchParams
 from recommender.similar import SimilarParams, rerank_similar
+from recommender.write_behind import WriteBehindSnapshotCache
 
 DEFAULT_MMR_LAMBDA = 0.7
 """MMR trade-off for bundles without a fitted one (format 1): 70 % relevance, 30 % topic novelty."""
@@ -178,6 +180,7 @@ class _Who:
     audiences: list[str]
     history: list[Any] = field(default_factory=list)
     model_key: str | None = None  # user_key unless the bundle must not be used for them (erased)
+    erasure: tuple[datetime | None] | None = None  # (when user_key was erased,) if read with the rest
 
     @property
     def audience(self) -> str:
@@ -234,7 +237,8 @@ class RecommendationService:
     """Online recommendations, similar items and semantic search over one store, bundle, encoder and index.
 
     `bundle` may be None before the first training: ranking then uses content, freshness and rules only.
-    `snapshots` is where cursor snapshots live (default: the store when it has `save_snapshot`, else an
+    `snapshots` is where cursor snapshots live (default: memory written behind to the store when it has
+    `save_snapshots`, else the store, else an
     in-memory LRU); cursors are signed with `settings.cursor_secret`, else the store's `shared_secret`,
     else a random per-process key.
     """
@@ -264,9 +268,12 @@ class RecommendationService:
         self._digests: dict[str, str] = digests if isinstance(digests, dict) else {}
         self._vectors: dict[str, np.ndarray] = {}
         self._forgetting = Forgetting(store)
+        self._view_arrays: dict[tuple[Any, ...], Any] = {}  # see _per_view
 
     def _default_snapshots(self) -> SnapshotCache:
         cfg = self.settings
+        if callable(getattr(self.store, "save_snapshots", None)):
+            return WriteBehindSnapshotCache(self.store, cfg.snapshot_ttl_seconds, max_stored=cfg.snapshot_max_stored)
         if callable(getattr(self.store, "save_snapshot", None)):
             return StoreSnapshotCache(self.store, cfg.snapshot_ttl_seconds, max_stored=cfg.snapshot_max_stored)
         return MemorySnapshotCache(cfg.snapshot_max_entries, cfg.snapshot_ttl_seconds)
@@ -441,6 +448,12 @@ class RecommendationService:
 
     # ------------------------------------------------------------------------------------ who
     def _who(self, request: RecommendationRequest) -> _Who:
+        if callable(getattr(self.store, "requester", None)):  # one read transaction (content_catalog.store.online)
+            found = self.store.requester(request.user_id, request.session_id, self.settings.history_limit)
+            user_id, user, history = found.user_id, found.user, list(found.history)
+            audiences = [request.audience] if request.audience else list(user.audiences if user else [])
+            key = user_id or (f"{SESSION_PREFIX}{request.session_id}" if request.session_id else None)
+            return _Who(key, user, audiences or ["public"], history, erasure=(found.erased_at,))
         user_id = request.user_id
         if user_id is None and request.session_id is not None:
             user_id = self.store.user_for_session(request.session_id)
@@ -477,7 +490,10 @@ class RecommendationService:
         now = (request.now or datetime.now(UTC)).astimezone(UTC)
         who = self._who(request)
         view, item_matrix, bundle = self._catalog()
-        who.model_key = self._forgetting.model_key(who.user_key, bundle)
+        if who.erasure is not None:
+            who.model_key = self._forgetting.model_key_given(who.user_key, bundle, who.erasure[0])
+        else:
+            who.model_key = self._forgetting.model_key(who.user_key, bundle)
         read, negative, recent = self._history_sets(who.history)
         return _State(
             request, who, now, view, item_matrix, bundle, self._rules(now, who, request.channel), read, negative, recent
@@ -504,14 +520,33 @@ class RecommendationService:
     def _mask(self, state: _State, exclude: set[str]) -> np.ndarray:
         """Everything that may be shown to this requester now (boolean over the catalog)."""
         cfg, request, view = self.settings, state.request, state.view
-        return (
-            filters.active(view, state.now)
-            & filters.verified(view, cfg.require_verified)
-            & filters.channel(view, request.channel)
-            & filters.topics(view, request.topics)
-            & filters.audience(view, state.who.audiences, cfg.audience_min_score)
-            & filters.exclude_ids(view, state.read | state.negative | state.rules.blocks | exclude)
+        audiences = tuple(state.who.audiences)
+        static = self._per_view(
+            view,
+            ("mask", request.channel, audiences),
+            lambda: (
+                filters.verified(view, cfg.require_verified)
+                & filters.channel(view, request.channel)
+                & filters.audience(view, audiences, cfg.audience_min_score)
+            ),
         )
+        mask = filters.active(view, state.now) & static
+        if request.topics:
+            mask &= filters.topics(view, request.topics)
+        return mask & filters.exclude_ids(view, state.read | state.negative | state.rules.blocks | exclude)
+
+    def _per_view(self, view: CatalogView, key: tuple[Any, ...], build: Callable[[], np.ndarray]) -> np.ndarray:
+        """An array that depends only on the catalog view (and its bundle) and the key: built on the first
+        request that needs it, then shared read-only until the view changes (a new view object)."""
+        cache = self._view_arrays
+        if cache.get(("view",)) is not view:
+            cache = self._view_arrays = {("view",): view}
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = build()
+            if len(cache) > 256:  # bounded: keys are channel x audience combinations, a few dozen in practice
+                self._view_arrays = {("view",): view}
+        return found
 
     def _user_vector(self, state: _State) -> np.ndarray | None:
         """The ranker's vector for this requester: their trained row and/or live history (events after
@@ -542,8 +577,16 @@ class RecommendationService:
         popularity = np.zeros(view.size, dtype=np.float32)
         if bundle is not None:
             signals["model"] = model_scores(state.item_matrix, self._user_vector(state))
-            popularity = aligned_prior(view, bundle.item_map, bundle.popularity_for(who.audience))
-            signals["trending"] = aligned_prior(view, bundle.item_map, np.asarray(bundle.arrays["trending"]))
+            popularity = self._per_view(
+                view,
+                ("popularity", bundle.version, who.audience),
+                lambda: aligned_prior(view, bundle.item_map, bundle.popularity_for(who.audience)),
+            )
+            signals["trending"] = self._per_view(
+                view,
+                ("trending", bundle.version),
+                lambda: aligned_prior(view, bundle.item_map, np.asarray(bundle.arrays["trending"])),
+            )
         signals["audience"] = popularity
         signals["tag"] = view.audiences[:, AUDIENCE_IDS.index(who.audience)]
         town = who.user.town if who.user else None
@@ -591,13 +634,26 @@ class RecommendationService:
         return DEFAULT_MMR_LAMBDA
 
     def _pool(self, scores: np.ndarray, signals: dict[str, np.ndarray], allowed: np.ndarray) -> np.ndarray:
-        """Union of the top `pool_per_source` allowed rows of the blend and of every source, best first."""
-        pool: set[int] = set()
+        """Union of the top `pool_per_source` allowed rows of the blend and of every source, best first (only
+        the blend's top `snapshot_depth` when that is all the caller can use: see below)."""
         n = min(self.settings.pool_per_source, len(allowed))
+        if self.settings.snapshot_depth <= n:
+            # Only the first snapshot_depth rows of the pool are used, and the blend's own top n are in it:
+            # those rows are the blend's top snapshot_depth, whatever the other sources add (one partition
+            # instead of one per source). Ties at the cut go to the lower row, as in the general case.
+            values = np.nan_to_num(scores[allowed], nan=-np.inf)
+            depth = min(self.settings.snapshot_depth, len(allowed))
+            cut = values[np.argpartition(-values, depth - 1)[depth - 1]]
+            head = allowed[values > cut]
+            tied = allowed[values == cut][: depth - len(head)]
+            pool = np.concatenate([head, tied]).astype(np.int64)
+            return pool[np.lexsort((pool, -scores[pool]))]
+        tops = []
         for signal in (scores, *signals.values()):
             values = np.nan_to_num(signal[allowed], nan=-np.inf)
-            pool.update(allowed[np.argpartition(-values, n - 1)[:n]].tolist())
-        return np.array(sorted(pool, key=lambda r: (-scores[r], r)), dtype=np.int64)
+            tops.append(allowed[np.argpartition(-values, n - 1)[:n]])
+        pool = np.unique(np.concatenate(tops)).astype(np.int64)  # sorted by row: ties below keep row order
+        return pool[np.argsort(-scores[pool], kind="stable")]
 
     def _scores(
         self, state: _State, mask: np.ndarray
@@ -636,8 +692,8 @@ class RecommendationService:
         allowed = np.flatnonzero(mask)
         head = self._pool(scores, signals, allowed)[: cfg.snapshot_depth]
         ordered = mmr(head, scores[head], view.topics[head], cfg.snapshot_depth, self._mmr_lambda(state.bundle))
-        allowed_ids = {view.items[r].id for r in allowed}
-        ranked_ids, pinned = apply_pins([view.items[r].id for r in ordered], rules.pins, allowed_ids)
+        pinnable = {p.item_id for p in rules.pins if view.ids.get(p.item_id) >= 0 and mask[view.ids.get(p.item_id)]}
+        ranked_ids, pinned = apply_pins([view.items[r].id for r in ordered], rules.pins, pinnable)
         out_scores = {i: float(scores[view.ids.get(i)]) for i in ranked_ids}
         reasons = self._reasons(state, ranked_ids, pinned, content, contributions) if state.request.explain else {}
         return _Ranked(ranked_ids, out_scores, reasons)
@@ -653,23 +709,35 @@ class RecommendationService:
         view, who = state.view, state.who
         interests = set(who.user.interests) if who.user else set()
         town = who.user.town if who.user else None
-        fresh_cut = state.now.timestamp() - 7 * 86_400
+        rows = np.fromiter((view.ids.get(i) for i in ranked_ids), dtype=np.int64, count=len(ranked_ids))
+        # The inputs of `explain.reason_for` for every ranked row at once (one array pass per signal, not
+        # a dict per item); the per-item loop below only picks the sentence.
+        names = list(contributions)
+        if names:
+            stacked = np.stack([np.asarray(contributions[name])[rows] for name in names])
+            top_at = stacked.argmax(axis=0)  # the first of equal maxima, as max() over the dict's items
+            top_values = stacked[top_at, np.arange(len(rows))].tolist()
+            top_names = [names[i] for i in top_at.tolist()]
+        else:
+            top_values, top_names = [0.0] * len(rows), [""] * len(rows)
+        content_values = (
+            np.asarray(contributions["content"])[rows].tolist() if "content" in contributions else [0.0] * len(rows)
+        )
+        because = content.because_of[rows].tolist()
+        fresh = (view.published[rows] >= state.now.timestamp() - 7 * 86_400).tolist()
         reasons = {}
-        for item_id in ranked_ids:
-            row = view.ids.get(item_id)
-            item = view.items[row]
-            because = int(content.because_of[row])
-            reasons[item_id] = explain.reason_for(
+        for j, item_id in enumerate(ranked_ids):
+            item = view.items[rows[j]]
+            reasons[item_id] = explain.reason_from_parts(
                 is_pinned=item_id in pinned,
-                item_format=item.format,
-                item_town=item.town or "",
+                item=item,
                 user_town=town,
-                read_title=view.items[because].title if because >= 0 else None,
-                contributions={k: float(v[row]) for k, v in contributions.items()},
+                read_title=view.items[because[j]].title if because[j] >= 0 else None,
+                top=(top_names[j], top_values[j]),
+                content=content_values[j],
                 audience=who.audience,
-                item_audiences=[tag.audience for tag in item.audiences],
-                matched_interests=[t for t in item.topics if t in interests],
-                is_fresh=bool(view.published[row] >= fresh_cut),
+                interests=interests,
+                is_fresh=fresh[j],
             )
         return reasons
 
@@ -698,6 +766,9 @@ class RecommendationService:
         if response.next_cursor:  # erased while this request ranked: keep nothing ranked for them
             snapshot_id = self._pager.codec.decode(response.next_cursor)["s"]
             if self._forgetting.discard_if_erased(owner_of(context), started, snapshot_id):
+                discard = getattr(self._pager.cache, "discard", None)
+                if callable(discard):  # written behind: never let it reach the store
+                    discard(snapshot_id)
                 response.next_cursor = None
         return response
 

@@ -118,6 +118,13 @@ class ErasingWhileRanking:
             self.erased = True
         return history
 
+    def requester(self, user_id: str | None, session_id: str | None, history_limit: int = 200) -> Any:
+        found = self._store.requester(user_id, session_id, history_limit)
+        if not self.erased and found.user_id == self._user_id:
+            self._other.erase_user(self._user_id, actor="admin")
+            self.erased = True
+        return found
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 

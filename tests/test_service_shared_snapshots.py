@@ -5,7 +5,7 @@ SQLite file and on PostgreSQL. Also: a retried cursor returns the same page, and
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
@@ -14,8 +14,9 @@ import pytest
 from content_catalog.schema import Event, Item
 from content_catalog.store import Store
 from content_catalog.vector_index import VectorIndex
-from recommender.cursor import CursorError, CursorExpired, MemorySnapshotCache, StoreSnapshotCache
+from recommender.cursor import CursorError, CursorExpired, MemorySnapshotCache
 from recommender.service import RecommendationRequest, RecommendationService, ServiceSettings
+from recommender.write_behind import WriteBehindSnapshotCache
 from tests.store_fixtures import (  # noqa: F401
     backend_fixture,
     pg_databases_fixture,
@@ -58,7 +59,7 @@ def ids(response: object) -> list[str]:
 
 def test_workers_share_cursors_and_pages_never_repeat(two_workers: tuple) -> None:
     store, worker_a, worker_b = two_workers
-    assert isinstance(worker_a.snapshots, StoreSnapshotCache)
+    assert isinstance(worker_a.snapshots, WriteBehindSnapshotCache)
     request = RecommendationRequest(session_id="pager", audience="public", k=7)
     page = worker_a.recommend(request)
     served = ids(page)
@@ -116,3 +117,46 @@ def test_without_a_store_snapshots_stay_in_process(two_workers: tuple) -> None:
     second = local.recommend(request.model_copy(update={"cursor": first.next_cursor}))
     assert second.items and not set(ids(first)) & set(ids(second))
     assert store.purge_snapshots(before=datetime.now(UTC) + timedelta(days=365)) == 0  # none in the store
+
+
+def test_a_cursor_pages_on_another_worker_before_its_snapshot_is_written(two_workers: tuple) -> None:
+    """Write-behind: worker A answers without writing; worker B, handed A's cursor before A's writer ran,
+    waits for it (here: A's writer runs during B's wait) and pages on without a repeat."""
+    store, _, _ = two_workers
+    second = Store(store.url)
+    try:
+        waits: list[str] = []
+        SLOW = {"flush_wait_seconds": 600.0, "poll_seconds": 1.0}  # however slow the machine, still "recent"
+        caches: dict[str, WriteBehindSnapshotCache] = {}
+
+        def other_writes_meanwhile(me: str) -> Callable[[float], None]:
+            def wait(_seconds: float) -> None:  # while one worker waits, the other worker's writer runs
+                waits.append(me)
+                caches["b" if me == "a" else "a"].flush()
+
+            return wait
+
+        caches["a"] = cache_a = WriteBehindSnapshotCache(
+            store, background=False, wait=other_writes_meanwhile("a"), **SLOW
+        )
+        caches["b"] = cache_b = WriteBehindSnapshotCache(
+            second, background=False, wait=other_writes_meanwhile("b"), **SLOW
+        )
+        worker_a = RecommendationService(
+            store, None, demo_encoder(), _service(store).index, settings=SETTINGS, snapshots=cache_a
+        )
+        worker_b = RecommendationService(
+            second, None, demo_encoder(), worker_a.index, settings=SETTINGS, snapshots=cache_b
+        )
+        request = RecommendationRequest(session_id="write-behind", audience="public", k=6)
+        page = worker_a.recommend(request)
+        assert page.next_cursor and store.count_snapshots() == 0  # no write on A's request path
+        served, n_pages, workers = ids(page), 1, [worker_b, worker_a]
+        while page.next_cursor and n_pages < 12:
+            page = workers[n_pages % 2].recommend(request.model_copy(update={"cursor": page.next_cursor}))
+            served += ids(page)
+            n_pages += 1
+        assert len(served) == len(set(served)) and len(served) > SETTINGS.snapshot_depth
+        assert waits[0] == "b"  # B did find A's first snapshot missing and waited for it
+    finally:
+        second.close()

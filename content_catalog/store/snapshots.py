@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +21,20 @@ from content_catalog.store.subjects import SubjectsMixin
 from content_catalog.store.types import as_utc
 
 MAX_SNAPSHOT_ID = 64
+ERASURE_SKEW = timedelta(seconds=30)
+"""A snapshot ranked up to this long after its subject's erasure was stamped is not stored either (hosts'
+clocks differ; the same margin as `recommender.forgetting.CLOCK_SKEW`)."""
+
+
+@dataclass(frozen=True)
+class PendingSnapshot:
+    """A snapshot ranked at `created_at` and not yet written (see `SnapshotsMixin.save_snapshots`)."""
+
+    id: str
+    payload: dict[str, Any]
+    created_at: datetime
+    ttl_seconds: float
+    owner: str | None = None
 
 
 class SnapshotsMixin(SubjectsMixin):
@@ -51,6 +67,43 @@ class SnapshotsMixin(SubjectsMixin):
         )
         with self._write() as session:
             session.execute(statement)
+
+    def save_snapshots(self, snapshots: Sequence[PendingSnapshot]) -> list[str]:
+        """Store a batch of snapshots in one transaction (the write-behind path); returns the ids stored.
+
+        A snapshot whose owner was erased at or after it was ranked (less `ERASURE_SKEW`) is skipped: a
+        snapshot written behind the request may reach the store after the erasure deleted its subject's
+        rows. On PostgreSQL the owners' shared subject locks make the check and the insert atomic against a
+        concurrent erasure (which takes them exclusively); SQLite serialises writers anyway."""
+        for snap in snapshots:
+            if not snap.id or len(snap.id) > MAX_SNAPSHOT_ID:
+                raise ValueError(f"snapshot_id: must be 1-{MAX_SNAPSHOT_ID} characters")
+            if not math.isfinite(snap.ttl_seconds) or snap.ttl_seconds <= 0:
+                raise ValueError(f"ttl_seconds: must be finite and > 0, got {snap.ttl_seconds}")
+        owners = {snap.owner: self.subject_hash(snap.owner) for snap in snapshots if snap.owner}
+        with self._write() as session:
+            self._lock_subjects(session, owners.values(), exclusive=False)
+            erased = self._erasure_times(session, owners.values())
+            rows = []
+            for snap in snapshots:
+                owner = owners.get(snap.owner) if snap.owner else None
+                at = erased.get(owner) if owner else None
+                if at is not None and as_utc(at) >= as_utc(snap.created_at) - ERASURE_SKEW:
+                    continue
+                created = as_utc(snap.created_at)
+                rows.append(
+                    {
+                        "id": snap.id,
+                        "payload": snap.payload,
+                        "created_at": created,
+                        "expires_at": created + timedelta(seconds=snap.ttl_seconds),
+                        "owner": owner,
+                    }
+                )
+            if rows:
+                insert: Any = self._insert(FeedSnapshotRow.__table__)
+                session.execute(insert.on_conflict_do_nothing(index_elements=["id"]), rows)
+        return [row["id"] for row in rows]
 
     def load_snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
         """The snapshot's payload, or None when it never existed or has expired."""

@@ -6,13 +6,16 @@ from __future__ import annotations
 from content_catalog.store.editorial import EditorialMixin
 from content_catalog.store.events import EventsMixin
 from content_catalog.store.items import ItemsMixin
+from content_catalog.store.online import OnlineMixin
 from content_catalog.store.privacy import PrivacyMixin
 from content_catalog.store.registry import RegistryMixin
 from content_catalog.store.snapshots import SnapshotsMixin
 from content_catalog.store.stats import StatsMixin
 
 
-class Store(ItemsMixin, EventsMixin, EditorialMixin, RegistryMixin, SnapshotsMixin, PrivacyMixin, StatsMixin):
+class Store(
+    ItemsMixin, EventsMixin, OnlineMixin, EditorialMixin, RegistryMixin, SnapshotsMixin, PrivacyMixin, StatsMixin
+):
     """Kepu's store on SQLite (default, a file under ./var/) or PostgreSQL (by URL).
 
     Opening it runs `alembic upgrade head`, so a store written by an older version upgrades in place.
