@@ -52,7 +52,7 @@ class SubjectsMixin(StoreBase):
         """The keyed hash a subject is stored under (64 hex characters)."""
         if self._subject_secret is None:
             self._subject_secret = self.shared_secret(ERASURE_SECRET_NAME).encode()
-        return hmac.new(self._subject_secret, subject.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._subject_secret, subject.encode(), hashlib.sha256).hex()  # one-shot C HMAC
 
     def _lock_subjects(self, session: Session, hashes: Iterable[str], *, exclusive: bool) -> None:
         """PostgreSQL: advisory transaction locks on these subjects, in one fixed order (no deadlocks)."""
