@@ -122,8 +122,8 @@ def main(argv: list[str] | None = None) -> list[Stage]:
         print(f"| {r.stage} | {r.items:,} | {r.seconds} | {r.cpu_seconds} | {r.per_item_ms} | {r.note} |")
     baseline = rows[0].per_item_ms
     print(
-        f"\nbuild CPU per item (tag + encode + index): {total_cpu_ms:.2f} ms → {total_cpu_ms * n / 1000:,.0f} CPU s for "
-        f"{n:,} items ({total_cpu_ms / baseline:.0f}× the char TF-IDF baseline); peak RSS {peak_rss_mb():,.0f} MB"
+        f"\nbuild CPU per item (tag + encode + index): {total_cpu_ms:.2f} ms → "
+        f"{total_cpu_ms * n / 1000:,.0f} CPU s for {n:,} items ({total_cpu_ms / baseline:.0f}× the char TF-IDF baseline); peak RSS {peak_rss_mb():,.0f} MB"
     )
     return rows
 

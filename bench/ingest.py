@@ -266,6 +266,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="20k items, 50k events, 1 round")
+    parser.add_argument("--backends", default="sqlite,postgresql", help="postgresql needs KEPU_TEST_POSTGRES_URL")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
@@ -279,7 +280,10 @@ def main(argv: list[str] | None = None) -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="kepu-bench-ingest-") as tmp:
         work = Path(tmp)
-        for name in ("sqlite", "postgresql") if pg_url else ("sqlite",):
+        for name in args.backends.split(","):
+            if name == "postgresql" and not pg_url:
+                print("skipping postgresql: KEPU_TEST_POSTGRES_URL is unset", file=sys.stderr)
+                continue
             store_backend = Backend(name, items, args.cache_dir, work, pg_url)
             http_backend = Backend(name, http_items, args.cache_dir, work, pg_url)
             rows += _rounds(args, store_backend, http_backend, jsonl, csv_path, http_jsonl, work)
