@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> list[Stage]:
     baseline = rows[0].per_item_ms
     print(
         f"\nbuild CPU per item (tag + encode + index): {total_cpu_ms:.2f} ms → "
-        f"{total_cpu_ms * n / 1000:,.0f} CPU s for {n:,} items ({total_cpu_ms / baseline:.0f}× the char TF-IDF baseline); peak RSS {peak_rss_mb():,.0f} MB"
+        f"{total_cpu_ms * n / 1000:,.0f} CPU s for {n:,} items ({total_cpu_ms / baseline:.0f}× the char TF-IDF "
+        f"baseline); peak RSS {peak_rss_mb():,.0f} MB"
     )
     return rows
 
