@@ -3,7 +3,8 @@
 Rows, each on a fresh copy of a store holding the SYNTHETIC catalog (`bench/scale_data.py`):
 - file: `kepu events ingest` (`ingest_event_files`) of a JSONL and a CSV file of `--events` events;
 - file baseline: the previous path on the first `--baseline-events` of the same rows (`json.loads` +
-  `Event.model_validate` + the old ORM `add_events`, `bench/ingest_legacy.py`), in batches of 50k;
+  `Event.model_validate` + the old ORM `add_events`, `bench/ingest_legacy.py`), in batches of the same
+  size as the new path's (50k SQLite, 5k PostgreSQL);
 - HTTP: `POST /v1/events` in batches of `--batch` from a second process over loopback to one uvicorn
   worker (keep-alive, one connection), new code vs the legacy `add_events` patched into the same app.
   The served catalog is the first `--http-items` items with the `tfidf-svd` encoder (100k-item start-up
@@ -42,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 import psutil  # noqa: E402
 
 from bench.scale_data import scale_events, scale_items, scale_users  # noqa: E402
-from content_catalog.event_ingest import ingest_event_files  # noqa: E402
+from content_catalog.event_ingest import BATCH_ROWS, ingest_event_files  # noqa: E402
 from content_catalog.schema import Event, Item  # noqa: E402
 from content_catalog.store import Store  # noqa: E402
 
@@ -158,7 +159,7 @@ def legacy_ingest(url: str, path: Path, n: int) -> Callable[[], int]:
             batch: list[Event] = []
             for count, line in enumerate(handle, start=1):
                 batch.append(Event.model_validate(json.loads(line)))
-                if len(batch) == 50_000 or count == n:
+                if len(batch) == BATCH_ROWS[store.dialect] or count == n:
                     accepted += legacy_add_events(store, batch).accepted
                     batch = []
                 if count == n:

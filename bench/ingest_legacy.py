@@ -8,9 +8,11 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from content_catalog.schema import Event
@@ -82,9 +84,47 @@ def _without_erased(self: Store, session: Session, rows: list[dict]) -> list[dic
     return [row for row in rows if not refused(subject(row), row["timestamp"])]
 
 
+def legacy_validate_events(raw: list[dict[str, Any]]) -> tuple[list[Event], list[Any]]:
+    """`api.routers.events.validate_events` as of commit 6be037f (pydantic for every event)."""
+    from api.errors import dotted_location
+    from api.schemas import RejectedEvent
+
+    valid: list[Event] = []
+    rejected: list[RejectedEvent] = []
+    for index, record in enumerate(raw):
+        try:
+            valid.append(Event.model_validate(record))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = dotted_location(err["loc"]) or "-"
+            message = "unknown field (not allowed)" if err["type"] == "extra_forbidden" else err["msg"]
+            rejected.append(RejectedEvent(index=index, field=field, message=message))
+    return valid, rejected
+
+
+def legacy_unknown_items(store: Any, events: list[Event]) -> set[str]:
+    """`api.routers.events.unknown_items` as of commit 6be037f (loads the full items)."""
+    wanted = sorted({e.item_id for e in events})
+    known = {item.id for item in store.get_items(wanted)}
+    return set(wanted) - known
+
+
+def _legacy_stored_ids(event: Event, ids: Any) -> Event:
+    if not ids.hashed:
+        return event
+    update = {"user_id": ids.stored_or_none(event.user_id), "session_id": ids.stored_or_none(event.session_id)}
+    return event.model_copy(update=update)
+
+
 def patch() -> None:
-    """Make every Store in this process use the legacy write path."""
+    """Make every Store and the events router in this process use the legacy path."""
+    from api.routers import events as router
+
     Store.add_events = legacy_add_events  # type: ignore[method-assign]
+    Store.insert_event_values = legacy_add_events  # type: ignore[assignment]  # the router's write call
+    router.validate_events = legacy_validate_events  # type: ignore[assignment]
+    router.unknown_items = legacy_unknown_items
+    router.stored_ids = _legacy_stored_ids  # type: ignore[assignment]
 
 
 if __name__ == "__main__":

@@ -196,3 +196,15 @@ def test_fast_validator_agrees_with_the_schema(record: dict[str, Any]) -> None:
         event.position,
     )
     assert values.timestamp.utcoffset() == timedelta(0)
+
+
+def test_a_batch_naming_thousands_of_subjects_fits_the_lock_table(store: Store) -> None:
+    """PostgreSQL's lock table holds ~6,400 locks by default: subject locks are bucketed, so a bulk batch
+    of 8,000 distinct users (a file batch) is one transaction that neither fails nor leaves a lock."""
+    from content_catalog.store.event_bulk import EventValues
+
+    store.erase_user("u-erased", actor="test", now=T0 + timedelta(days=1))
+    rows = [EventValues(f"m{n}", f"u-{n}", None, "a", "view", T0, None, None, None, None) for n in range(8_000)]
+    rows.append(EventValues("gone", "u-erased", None, "a", "view", T0, None, None, None, None))
+    result = store.insert_event_values(rows)
+    assert (result.accepted, result.erased, store.count_events()) == (8_000, 1, 8_000)
