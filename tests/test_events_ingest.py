@@ -208,3 +208,15 @@ def test_a_batch_naming_thousands_of_subjects_fits_the_lock_table(store: Store) 
     rows.append(EventValues("gone", "u-erased", None, "a", "view", T0, None, None, None, None))
     result = store.insert_event_values(rows)
     assert (result.accepted, result.erased, store.count_events()) == (8_000, 1, 8_000)
+
+
+def test_batch_order_is_kept_when_an_event_id_repeats(store: Store) -> None:
+    from content_catalog.store.event_bulk import EventValues
+
+    def row(event_id: str, item: str) -> EventValues:
+        return EventValues(event_id, "u1", None, item, "view", T0, None, None, None, None)
+
+    result = store.insert_event_values([row("x", "a"), row("y", "b"), row("x", "c")])
+    assert (result.accepted, result.duplicates) == (2, 1)
+    frame = store.events_frame()  # same timestamp: ordered by insertion (id)
+    assert list(zip(frame["event_id"], frame["item_id"], strict=True)) == [("x", "a"), ("y", "b")]

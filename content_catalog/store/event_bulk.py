@@ -60,7 +60,10 @@ class EventBulkMixin(SubjectsMixin):
 
     def insert_event_values(self, values: Sequence[EventValues]) -> AddEventsResult:
         """Store validated events in one transaction (see the module docstring for the rules)."""
-        unique = list({v.event_id: v for v in reversed(values)}.values())[::-1]  # first occurrence wins
+        first: dict[str, EventValues] = {}
+        for value in values:
+            first.setdefault(value.event_id, value)  # the first occurrence wins, batch order is kept
+        unique = list(first.values())
         if not unique:
             return AddEventsResult(accepted=0, duplicates=len(values))
         with self._write() as session:
