@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.status import Status
 from rich.table import Table
 
+from api.cli_events import events_app
 from api.cli_privacy import maintenance_app, users_app
 from api.output import make_console, one_line_log_config
 from content_catalog.settings import Settings
@@ -251,6 +252,7 @@ models_app = typer.Typer(help="Model versions: list and activate.", no_args_is_h
 app.add_typer(models_app, name="models")
 app.add_typer(users_app, name="users")
 app.add_typer(maintenance_app, name="maintenance")
+app.add_typer(events_app, name="events")
 
 
 @app.command("train")

@@ -19,19 +19,30 @@ from pydantic import ValidationError
 from api.deps import ClientIdsDep, EventWriter, MetricsDep, StoreDep
 from api.errors import dotted_location
 from api.schemas import EventsIn, EventsOut, RejectedEvent
+from content_catalog.event_validation import fast_event_values, newest_accepted
 from content_catalog.pseudonyms import ClientIds
 from content_catalog.schema import Event
+from content_catalog.store.event_bulk import EventValues
+from content_catalog.store.events import event_values
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
 
-def validate_events(raw: list[dict[str, Any]]) -> tuple[list[Event], list[RejectedEvent]]:
-    """Split a batch into valid events and rejections naming `index` + `field` (first error per event)."""
-    valid: list[Event] = []
+def validate_events(raw: list[dict[str, Any]]) -> tuple[list[EventValues], list[RejectedEvent]]:
+    """Split a batch into valid rows and rejections naming `index` + `field` (first error per event).
+
+    Canonically spelled events skip pydantic (`fast_event_values`, same verdicts); the rest, and so
+    every rejection, go through the `Event` schema."""
+    valid: list[EventValues] = []
     rejected: list[RejectedEvent] = []
+    latest = newest_accepted()
     for index, record in enumerate(raw):
+        fast = fast_event_values(record, latest) if isinstance(record, dict) else None
+        if fast is not None:
+            valid.append(fast)
+            continue
         try:
-            valid.append(Event.model_validate(record))
+            valid.append(event_values(Event.model_validate(record)))
         except ValidationError as exc:
             err = exc.errors()[0]
             field = dotted_location(err["loc"]) or "-"
@@ -40,28 +51,26 @@ def validate_events(raw: list[dict[str, Any]]) -> tuple[list[Event], list[Reject
     return valid, rejected
 
 
-def unknown_items(store: Any, events: list[Event]) -> set[str]:
+def unknown_items(store: Any, events: list[EventValues]) -> set[str]:
     """Item ids the catalog does not know (events about them are rejected)."""
-    wanted = sorted({e.item_id for e in events})
-    known = {item.id for item in store.get_items(wanted)}
-    return set(wanted) - known
+    wanted = {e.item_id for e in events}
+    return wanted - store.live_item_ids(wanted)
 
 
 @router.post("/events", response_model=EventsOut, summary="Record a batch of interaction events")
-def post_events(
-    body: EventsIn, _: EventWriter, store: StoreDep, metrics: MetricsDep, ids: ClientIdsDep
-) -> EventsOut:
+def post_events(body: EventsIn, _: EventWriter, store: StoreDep, metrics: MetricsDep, ids: ClientIdsDep) -> EventsOut:
     valid, rejected = validate_events(body.events)
-    indexes = [i for i in range(len(body.events)) if i not in {r.index for r in rejected}]
+    bad = {r.index for r in rejected}
+    indexes = [i for i in range(len(body.events)) if i not in bad]
     missing = unknown_items(store, valid) if valid else set()
-    keep: list[Event] = []
+    keep: list[EventValues] = []
     for index, event in zip(indexes, valid, strict=True):
         if event.item_id in missing:
             rejected.append(RejectedEvent(index=index, field="item_id", message=f"unknown item {event.item_id!r}"))
         else:
             keep.append(stored_ids(event, ids))
     rejected.sort(key=lambda r: r.index)
-    result = store.add_events(keep) if keep else None
+    result = store.insert_event_values(keep) if keep else None
     accepted = result.accepted if result else 0
     duplicates = result.duplicates if result else 0
     erased = result.erased if result else 0
@@ -72,9 +81,8 @@ def post_events(
     return EventsOut(accepted=accepted, duplicates=duplicates, erased=erased, rejected=rejected)
 
 
-def stored_ids(event: Event, ids: ClientIds) -> Event:
+def stored_ids(event: EventValues, ids: ClientIds) -> EventValues:
     """The event with the user and session ids the store keeps (keyed hashes when a pepper is set)."""
     if not ids.hashed:
         return event
-    update = {"user_id": ids.stored_or_none(event.user_id), "session_id": ids.stored_or_none(event.session_id)}
-    return event.model_copy(update=update)
+    return event._replace(user_id=ids.stored_or_none(event.user_id), session_id=ids.stored_or_none(event.session_id))

@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 
 from content_catalog.schema import Event, User
 from content_catalog.store.errors import NotFoundError
+from content_catalog.store.event_bulk import EventBulkMixin, EventValues
 from content_catalog.store.models import EventRow, UserRow, UserSessionRow
 from content_catalog.store.records import AddEventsResult, HistoryEntry
-from content_catalog.store.stats_rollup import REACH_TYPES, day_of, mark_days_dirty, mark_event_days_dirty
-from content_catalog.store.subjects import SubjectsMixin, owned_events, session_subject
+from content_catalog.store.stats_rollup import mark_event_days_dirty
+from content_catalog.store.subjects import owned_events
 from content_catalog.store.types import as_utc, utc_now
 
 EVENT_COLUMNS: tuple[str, ...] = (
@@ -32,7 +33,23 @@ EVENT_COLUMNS: tuple[str, ...] = (
 """Columns of `events_frame()`, in order."""
 
 
-class EventsMixin(SubjectsMixin):
+def event_values(event: Event) -> EventValues:
+    """The row `insert_event_values` writes for a validated `Event`."""
+    return EventValues(
+        event.event_id,
+        event.user_id,
+        event.session_id,
+        event.item_id,
+        event.type.value,
+        event.timestamp,
+        event.dwell_seconds,
+        event.channel,
+        event.experiment,
+        event.position,
+    )
+
+
+class EventsMixin(EventBulkMixin):
     """User and event methods of the Store.
 
     A session id listed in `User.sessions` is *linked* to that user: the session's anonymous events then
@@ -97,67 +114,11 @@ class EventsMixin(SubjectsMixin):
     # ----------------------------------------------------------------------------------------- events
     def add_events(self, events: Sequence[Event]) -> AddEventsResult:
         """Store events in one transaction; event ids already stored (or repeated in this batch) are
-        counted as duplicates and skipped, never raised, so clients can safely retry a batch."""
-        unique: dict[str, Event] = {}
-        for event in events:
-            unique.setdefault(event.event_id, event)
-        now = utc_now()
-        rows = [
-            {
-                "event_id": e.event_id,
-                "user_id": e.user_id,
-                "session_id": e.session_id,
-                "item_id": e.item_id,
-                "type": e.type.value,
-                "timestamp": e.timestamp,
-                "dwell_seconds": e.dwell_seconds,
-                "channel": e.channel,
-                "experiment": e.experiment,
-                "position": e.position,
-                "received_at": now,
-            }
-            for e in unique.values()
-        ]
-        if not rows:
-            return AddEventsResult(accepted=0, duplicates=len(events))
-        # One cached statement run as executemany: SQLAlchemy batches it into multi-row INSERTs
-        # ("insertmanyvalues") and RETURNING yields only the rows that were not already there.
-        statement = (
-            self._insert(EventRow.__table__)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(EventRow.__table__.c.event_id)
-        )
-        with self._write() as session:
-            kept = self._without_erased(session, rows)
-            accepted_ids = {r[0] for r in session.connection().execute(statement, kept)} if kept else set()
-            days = (day_of(r["timestamp"]) for r in kept if r["event_id"] in accepted_ids and r["type"] in REACH_TYPES)
-            mark_days_dirty(session, self.dialect, days)
-            accepted = len(accepted_ids)
-        erased = len(rows) - len(kept)
-        return AddEventsResult(accepted=accepted, duplicates=len(events) - accepted - erased, erased=erased)
+        counted as duplicates and skipped, never raised, so clients can safely retry a batch.
 
-    def _without_erased(self, session: Session, rows: list[dict]) -> list[dict]:
-        """The rows whose user and session were not erased after the event happened (subjects locked
-        shared until commit, so a concurrent erasure waits for this batch or this batch sees it)."""
-        # An event with a user id is that user's; a session counts only for anonymous events (as in erasure).
-        subjects = {row["user_id"] for row in rows if row["user_id"]}
-        subjects |= {session_subject(row["session_id"]) for row in rows if row["session_id"] and not row["user_id"]}
-        hashes = {subject: self.subject_hash(subject) for subject in subjects}
-        self._lock_subjects(session, hashes.values(), exclusive=False)
-        erased = self._erasure_times(session, hashes.values())
-        if not erased:
-            return rows
-
-        def refused(subject: str | None, at: datetime) -> bool:
-            when = erased.get(hashes[subject]) if subject else None
-            return when is not None and as_utc(at) < when
-
-        def subject(row: dict) -> str | None:
-            if row["user_id"]:
-                return row["user_id"]
-            return session_subject(row["session_id"]) if row["session_id"] else None
-
-        return [row for row in rows if not refused(subject(row), row["timestamp"])]
+        Events of a user or session erased after they happened are refused (`erased`). The write itself
+        is `insert_event_values` (content_catalog.store.event_bulk), shared with `kepu events ingest`."""
+        return self.insert_event_values([event_values(e) for e in events])
 
     def count_events(self) -> int:
         """Number of stored events."""

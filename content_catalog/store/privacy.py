@@ -37,6 +37,9 @@ class PrivacyMixin(SubjectsMixin):
         if not user_id:
             raise ValueError("user_id: must not be empty")
         at = utc_now() if now is None else as_utc(now)
+        # Create the store's hash key first, outside the write: on SQLite a first-ever key insert from
+        # inside the write below would wait on this very transaction's lock (then "database is locked").
+        self.subject_hash(user_id)
         with self._write() as session:
             self._tombstone(session, self._subjects(session, user_id), at)
         with self._write() as session:

@@ -24,6 +24,9 @@ SESSION_SUBJECT_PREFIX = "session:"
 """How an anonymous session is named as a subject (the same key the model bundle uses for it)."""
 
 ERASURE_SECRET_NAME = "erasure_key"
+SUBJECT_LOCK_BUCKETS = 1024
+"""Advisory lock keys subjects are spread over: a batch holds at most this many shared locks."""
+_SUBJECT_LOCK_BASE = 0x6B657075_00000000  # "kepu" in the high half: clear of the migration/roll-up keys
 
 
 def owned_events(user_id: str, sessions: list[str]) -> ColumnElement[bool]:
@@ -52,14 +55,18 @@ class SubjectsMixin(StoreBase):
         """The keyed hash a subject is stored under (64 hex characters)."""
         if self._subject_secret is None:
             self._subject_secret = self.shared_secret(ERASURE_SECRET_NAME).encode()
-        return hmac.new(self._subject_secret, subject.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._subject_secret, subject.encode(), hashlib.sha256).hex()  # one-shot C HMAC
 
     def _lock_subjects(self, session: Session, hashes: Iterable[str], *, exclusive: bool) -> None:
-        """PostgreSQL: advisory transaction locks on these subjects, in one fixed order (no deadlocks)."""
+        """PostgreSQL: advisory transaction locks on these subjects, in one fixed order (no deadlocks).
+
+        A lock covers a bucket of subjects (`SUBJECT_LOCK_BUCKETS`), not one subject: a bulk batch naming
+        100k users would otherwise need 100k locks and overflow the server's lock table ("out of shared
+        memory"). Two subjects sharing a bucket only serialise an erasure with unrelated event writes."""
         if self.dialect != "postgresql":
             return
         function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-        keys = sorted({int.from_bytes(bytes.fromhex(h[:16]), "big", signed=True) for h in hashes})
+        keys = sorted({_SUBJECT_LOCK_BASE + int(h[:8], 16) % SUBJECT_LOCK_BUCKETS for h in hashes})
         if keys:  # unnest yields the sorted array in order, so locks are taken in that order
             statement = text(f"SELECT {function}(k) FROM unnest(CAST(:keys AS bigint[])) AS t(k)")
             session.execute(statement, {"keys": keys}).all()
