@@ -157,8 +157,10 @@ class InteractionMatrixBuilder:
         unknown = sorted(set(frame[TYPE]) - set(EVENT_WEIGHTS))
         if unknown:
             raise ValueError(f"events column 'type': unknown event type(s) {unknown}")
-        users = frame[USER_ID].where(frame[USER_ID].notna() & (frame[USER_ID] != ""), None)
-        sessions = frame[SESSION_ID].where(frame[SESSION_ID].notna() & (frame[SESSION_ID] != ""), None)
+        # object dtype first: on pandas' string dtype `where(…, None)` puts NaN back, which reads as a key
+        users, sessions = frame[USER_ID].astype(object), frame[SESSION_ID].astype(object)
+        users = users.where(users.notna() & (users != ""), None)
+        sessions = sessions.where(sessions.notna() & (sessions != ""), None)
         if (users.isna() & sessions.isna()).any():
             row = int(np.flatnonzero((users.isna() & sessions.isna()).to_numpy())[0])
             raise ValueError(f"events row {row}: neither user_id nor session_id")

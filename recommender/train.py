@@ -69,6 +69,18 @@ class TrainParams:
         return {"lightfm": lightfm, "ease": {"regularization": self.ease_regularization}}.get(name, {})
 
 
+def index_vectors(index: Any) -> Callable[[list[str]], np.ndarray | None]:
+    """`vectors(ids)` for `train_bundle` from a `VectorIndex` (the catalog index `kepu catalog embed` saved
+    with the same encoder): the stored rows, or None when any id is missing (then training encodes)."""
+
+    def vectors(ids: list[str]) -> np.ndarray | None:
+        if not ids or any(item not in index for item in ids):
+            return None
+        return np.stack([index.vector(item) for item in ids]).astype(np.float32)
+
+    return vectors
+
+
 def _users_for(keys: Sequence[str], known: dict[str, User]) -> list[User]:
     """A `User` per matrix row; anonymous sessions / unregistered ids get an attribute-less user."""
     out = []
@@ -301,13 +313,26 @@ def train_bundle_from_data(
     if validation_events is not None:
         validation_events = _as_columns(validation_events)
     log(f"read {events.n:,} events ({events.nbytes() / 2**20:.0f} MiB of columns), {len(events.keys):,} users")
+    timings: dict[str, float] = {}
+    mark = time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal mark
+        timings[phase] = round(time.perf_counter() - mark, 2)
+        mark = time.perf_counter()
+
     tset = TrainingSet.build(items, users, encoder, params, seed, vectors)
+    lap("catalog_features")
     selection, fitted_on = _choose(tset, model, events, validation_events, now, log)
+    lap("validation")
     chosen = selection.model if selection else (DEFAULT_MODEL if model == "auto" else model)
     if selection is None:
         log(f"too little data to validate: serving {chosen} with the fallback blend")
     inter = fitted_on or tset.interactions(events, now)
+    lap("final_interactions")
+    log(f"fitting {chosen} on {inter.matrix.nnz:,} interactions …")
     ranker = tset.fit(chosen, inter)
+    lap("final_fit")
     version = version or datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-s{seed}"
     _, priors = tset.bundle(ranker, inter, events, now, version)
     n_users, n_items = inter.matrix.shape
@@ -342,6 +367,7 @@ def train_bundle_from_data(
             "selection": selection.manifest() if selection else {"model": chosen, "reason": "no validation data"},
             "requested_model": model,
             "train_seconds": round(time.perf_counter() - started, 2),
+            "timings": timings,
         },
     )
     return load_bundle(folder)
