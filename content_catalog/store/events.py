@@ -226,8 +226,7 @@ class EventsMixin(SubjectsMixin):
             .order_by(EventRow.timestamp, EventRow.id)
         )
         with self._read() as session:
-            result = session.execute(query.execution_options(yield_per=chunk_size))
-            for rows in result.partitions(chunk_size):
+            for rows in self._raw_partitions(session, query, chunk_size):
                 users, sessions, items, types, stamps, dwell = zip(*rows, strict=True)
                 parsed = pd.DatetimeIndex(pd.to_datetime(list(stamps), utc=True, format=text_format))
                 yield {
@@ -239,16 +238,35 @@ class EventsMixin(SubjectsMixin):
                     "dwell_seconds": np.array(dwell, dtype=np.float64),
                 }
 
+    def _raw_partitions(self, session: Session, query: Any, chunk_size: int) -> Iterator[list[tuple]]:
+        """Plain tuples in chunks: on SQLite straight from the driver's cursor (SQLAlchemy's per-row
+        result processing costs ~4x the query itself at 10M rows); elsewhere a streamed result."""
+        connection = session.connection()
+        if self.dialect != "sqlite":
+            result = connection.execution_options(stream_results=True, yield_per=chunk_size).execute(query)
+            for part in result.partitions(chunk_size):
+                yield [tuple(row) for row in part]
+            return
+        sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql)
+            while rows := cursor.fetchmany(chunk_size):
+                yield rows
+        finally:
+            cursor.close()
+
     def iter_users(self, chunk_size: int = 50_000) -> Iterator[User]:
         """Every user with their linked sessions (as `get_user`), in id order, read in pages of
         `chunk_size` (two queries per page instead of two per user)."""
         last: str | None = None
         while True:
             with self._read() as session:
-                query = select(UserRow).order_by(UserRow.id).limit(chunk_size)
+                columns = (UserRow.id, UserRow.audiences, UserRow.age_band, UserRow.town, UserRow.interests)
+                query = select(*columns).order_by(UserRow.id).limit(chunk_size)
                 if last is not None:
                     query = query.where(UserRow.id > last)
-                rows = session.scalars(query).all()
+                rows = session.execute(query).all()
                 if not rows:
                     return
                 links: dict[str, list[str]] = {}
@@ -258,8 +276,9 @@ class EventsMixin(SubjectsMixin):
                     .order_by(UserSessionRow.linked_at, UserSessionRow.session_id)
                 ):
                     links.setdefault(user_id, []).append(session_id)
+                # rows were validated when written: construct without re-validating (~10x faster)
                 users = [
-                    User(
+                    User.model_construct(
                         id=row.id,
                         audiences=list(row.audiences or []),
                         age_band=row.age_band,
