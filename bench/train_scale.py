@@ -96,14 +96,17 @@ def _kepu(store: Path, var_dir: Path, timeout: float) -> dict[str, Any]:
     }
 
 
-def _implicit(store: Path, timeout: float) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--implicit-child", str(store)]
+def _fit(store: Path, models: str, iterations: int, timeout: float) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--fit-child", str(store), "--models", models, "--iterations", str(iterations)]
     seconds, peak, out = _spawn(cmd, {}, timeout)
     return {**json.loads(out.strip().splitlines()[-1]), "seconds": round(seconds, 1), "peak_gib": round(peak, 2)}
 
 
-def implicit_child(store_path: str) -> None:
-    """Build the CSR as kepu does (timed apart), then fit ALS and BPR on it, one thread each."""
+def fit_child(store_path: str, models: list[str], iterations: int) -> None:
+    """Build the CSR as kepu does (timed apart), then fit `models` on it, one thread each: "lightfm" is
+    kepu's LightFM ranker (user features from the store's users, no item feature columns: identity only),
+    "als" / "bpr" are implicit's."""
+    with_lightfm = "lightfm" in models
     import implicit
     from threadpoolctl import threadpool_limits
 
@@ -114,17 +117,37 @@ def implicit_child(store_path: str) -> None:
     threadpool_limits(1)
     started = time.perf_counter()
     with Store(f"sqlite:///{store_path}", migrate=False) as store:
-        item_ids = sorted(it.id for it in store.iter_items())
+        item_ids = [row[0] for row in store.engine.connect().exec_driver_sql("SELECT id FROM items ORDER BY id")]
         events = columns_from_chunks(store.iter_event_chunks())
-    matrix = interactions_from_columns(events, item_ids, InteractionMatrixBuilder(half_life_days=30.0)).matrix
+        keys = set(events.keys)
+        users = {u.id: u for u in store.iter_users() if u.id in keys} if with_lightfm else {}
+    inter = interactions_from_columns(events, item_ids, InteractionMatrixBuilder(half_life_days=30.0))
+    matrix = inter.matrix
     del events
     read = time.perf_counter() - started
     out: dict[str, Any] = {"read_matrix_seconds": round(read, 1), "nnz": int(matrix.nnz), "shape": matrix.shape}
+    if with_lightfm:
+        import numpy as np
+        import scipy.sparse as sp
+
+        from features.user_features import UserFeatureBuilder
+        from recommender.rankers import TrainingData, make_ranker
+        from recommender.train import TrainParams, _users_for
+
+        rows = _users_for(inter.user_map.to_list(), users)
+        user_x = UserFeatureBuilder(identity=False, normalize=False).fit([]).transform(rows)
+        item_x = sp.csr_matrix((matrix.shape[1], 0), dtype=np.float32)
+        params = {**TrainParams().ranker_params("lightfm"), "epochs": iterations}
+        start = time.perf_counter()
+        make_ranker("lightfm", seed=0, **params).fit(TrainingData(matrix, user_x, item_x))
+        out["lightfm_seconds"] = round(time.perf_counter() - start, 1)
     for name, cls in (
         ("als", implicit.cpu.als.AlternatingLeastSquares),
         ("bpr", implicit.cpu.bpr.BayesianPersonalizedRanking),
     ):
-        model = cls(factors=FACTORS, iterations=ITERATIONS, num_threads=1, random_state=0)
+        if name not in models:
+            continue
+        model = cls(factors=FACTORS, iterations=iterations, num_threads=1, random_state=0)
         start = time.perf_counter()
         model.fit(matrix, show_progress=False)
         out[f"{name}_seconds"] = round(time.perf_counter() - start, 1)
@@ -156,15 +179,22 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per child process")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--measure", help=argparse.SUPPRESS)
-    parser.add_argument("--implicit-child", help=argparse.SUPPRESS)
+    parser.add_argument("--fit-child", help=argparse.SUPPRESS)
+    parser.add_argument("--models", default="als,bpr", help=argparse.SUPPRESS)
+    parser.add_argument("--iterations", type=int, default=ITERATIONS, help="epochs / iterations of every model")
+    parser.add_argument(
+        "--fit-only",
+        action="store_true",
+        help="no `kepu train`: kepu's LightFM ranker vs ALS/BPR on the same matrix (needs no catalog index)",
+    )
     args = parser.parse_args()
     if args.measure:
         spec = json.loads(args.measure)
         seconds, peak, out = _run(spec["cmd"], spec["env"], spec["timeout"])
         print(json.dumps({"seconds": seconds, "peak_gib": peak, "stdout": out}))
         return
-    if args.implicit_child:
-        implicit_child(args.implicit_child)
+    if args.fit_child:
+        fit_child(args.fit_child, args.models.split(","), args.iterations)
         return
     sizes = [100_000] if args.quick else [int(s) for s in args.sizes.split(",")]
     n_items = 10_000 if args.quick else args.items
@@ -172,16 +202,40 @@ def main() -> None:
     print(f"# train_scale: {n_items:,} items, threads 1, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     rows = []
     for n_events in sizes:
-        store, var_dir = _setup(args.cache, args.data_dir, n_items, max(1_000, n_events // 10), n_events)
+        n_users = max(1_000, n_events // 10)
+        if args.fit_only:
+            from bench.train_scale_setup import build_store
+
+            store, var_dir = build_store(args.cache, args.data_dir, n_items, n_users, n_events), None
+        else:
+            store, var_dir = _setup(args.cache, args.data_dir, n_items, n_users, n_events)
         for repeat in range(args.repeats):
             order = ("kepu", "implicit") if repeat % 2 == 0 else ("implicit", "kepu")
-            result: dict[str, Any] = {"events": n_events, "repeat": repeat}
+            result: dict[str, Any] = {"events": n_events, "repeat": repeat, "iterations": args.iterations}
             for who in order:
-                result[who] = _kepu(store, var_dir, args.timeout) if who == "kepu" else _implicit(store, args.timeout)
+                if who == "implicit":
+                    result[who] = _fit(store, "als,bpr", args.iterations, args.timeout)
+                elif args.fit_only:
+                    result[who] = _fit(store, "lightfm", args.iterations, args.timeout)
+                else:
+                    assert var_dir is not None
+                    result[who] = _kepu(store, var_dir, args.timeout)
             rows.append(result)
-            _print_row(result)
+            (_print_fit_row if args.fit_only else _print_row)(result)
     if args.json:
         args.json.write_text(json.dumps({"load_average": load, "items": n_items, "rows": rows}, indent=2))
+
+
+def _print_fit_row(r: dict[str, Any]) -> None:
+    k, i = r["kepu"], r["implicit"]
+    print(
+        f"| {r['events']:,} | {k['shape'][0]:,} × {k['shape'][1]:,} | {k['nnz']:,} | {r['iterations']} "
+        f"| {k['read_matrix_seconds']:.0f} s | {k['lightfm_seconds']:.0f} s | {k['peak_gib']:.2f} GiB "
+        f"| {i['als_seconds']:.0f} s | {i['bpr_seconds']:.0f} s | {i['peak_gib']:.2f} GiB "
+        f"| {k['lightfm_seconds'] / max(i['als_seconds'], 0.01):.1f}× "
+        f"| {k['lightfm_seconds'] / max(i['bpr_seconds'], 0.01):.1f}× |",
+        flush=True,
+    )
 
 
 def _print_row(r: dict[str, Any]) -> None:
