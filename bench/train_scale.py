@@ -97,7 +97,7 @@ def _kepu(store: Path, var_dir: Path, timeout: float) -> dict[str, Any]:
 
 
 def _fit(store: Path, models: str, iterations: int, timeout: float) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--fit-child", str(store), "--models", models, "--iterations", str(iterations)]
+    cmd = [sys.executable, __file__, "--fit-child", str(store), f"--models={models}", f"--iterations={iterations}"]
     seconds, peak, out = _spawn(cmd, {}, timeout)
     return {**json.loads(out.strip().splitlines()[-1]), "seconds": round(seconds, 1), "peak_gib": round(peak, 2)}
 
@@ -115,17 +115,35 @@ def fit_child(store_path: str, models: list[str], iterations: int) -> None:
     from features.interactions import InteractionMatrixBuilder, interactions_from_columns
 
     threadpool_limits(1)
+    out: dict[str, Any] = {}
     started = time.perf_counter()
+    if models == ["frame"]:  # the path training used before: one DataFrame of every event, pandas copies
+        with Store(f"sqlite:///{store_path}", migrate=False) as store:
+            item_ids = [row[0] for row in store.engine.connect().exec_driver_sql("SELECT id FROM items ORDER BY id")]
+            frame = store.events_frame()
+        out["read_events_seconds"] = round(time.perf_counter() - started, 1)
+        frame = frame.astype({c: object for c in ("event_id", "user_id", "session_id", "item_id", "type")})
+        matrix = InteractionMatrixBuilder(half_life_days=30.0).fit_transform(frame, item_ids=item_ids).matrix
+        out["read_matrix_seconds"] = round(time.perf_counter() - started, 1)
+        out |= {"nnz": int(matrix.nnz), "shape": matrix.shape, "index_dtype": str(matrix.indices.dtype)}
+        print(json.dumps(out))
+        return
     with Store(f"sqlite:///{store_path}", migrate=False) as store:
         item_ids = [row[0] for row in store.engine.connect().exec_driver_sql("SELECT id FROM items ORDER BY id")]
         events = columns_from_chunks(store.iter_event_chunks())
+        out["read_events_seconds"] = round(time.perf_counter() - started, 1)
+        out["columns_mib"] = round(events.nbytes() / 2**20)
+        mark = time.perf_counter()
         keys = set(events.keys)
-        users = {u.id: u for u in store.iter_users() if u.id in keys} if with_lightfm else {}
+        users = {u.id: u for u in store.iter_users() if u.id in keys}
+        out["read_users_seconds"] = round(time.perf_counter() - mark, 1)
+    mark = time.perf_counter()
     inter = interactions_from_columns(events, item_ids, InteractionMatrixBuilder(half_life_days=30.0))
     matrix = inter.matrix
     del events
-    read = time.perf_counter() - started
-    out: dict[str, Any] = {"read_matrix_seconds": round(read, 1), "nnz": int(matrix.nnz), "shape": matrix.shape}
+    out["csr_seconds"] = round(time.perf_counter() - mark, 1)
+    out["read_matrix_seconds"] = round(time.perf_counter() - started, 1)
+    out |= {"nnz": int(matrix.nnz), "shape": matrix.shape, "index_dtype": str(matrix.indices.dtype)}
     if with_lightfm:
         import numpy as np
         import scipy.sparse as sp
@@ -183,6 +201,12 @@ def main() -> None:
     parser.add_argument("--models", default="als,bpr", help=argparse.SUPPRESS)
     parser.add_argument("--iterations", type=int, default=ITERATIONS, help="epochs / iterations of every model")
     parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="only the store → event columns → CSR path (time per phase, peak RSS), one process per size",
+    )
+    parser.add_argument("--frame-max-events", type=int, default=1_000_000, help="--read-only: old path up to here")
+    parser.add_argument(
         "--fit-only",
         action="store_true",
         help="no `kepu train`: kepu's LightFM ranker vs ALS/BPR on the same matrix (needs no catalog index)",
@@ -194,7 +218,7 @@ def main() -> None:
         print(json.dumps({"seconds": seconds, "peak_gib": peak, "stdout": out}))
         return
     if args.fit_child:
-        fit_child(args.fit_child, args.models.split(","), args.iterations)
+        fit_child(args.fit_child, [m for m in args.models.split(",") if m], args.iterations)
         return
     sizes = [100_000] if args.quick else [int(s) for s in args.sizes.split(",")]
     n_items = 10_000 if args.quick else args.items
@@ -203,12 +227,19 @@ def main() -> None:
     rows = []
     for n_events in sizes:
         n_users = max(1_000, n_events // 10)
-        if args.fit_only:
+        if args.read_only or args.fit_only:
             from bench.train_scale_setup import build_store
 
             store, var_dir = build_store(args.cache, args.data_dir, n_items, n_users, n_events), None
         else:
             store, var_dir = _setup(args.cache, args.data_dir, n_items, n_users, n_events)
+        if args.read_only:  # the streamed columns vs the DataFrame path training used before
+            row = {"events": n_events, "columns": _fit(store, "", args.iterations, args.timeout)}
+            if n_events <= args.frame_max_events:
+                row["frame"] = _fit(store, "frame", args.iterations, args.timeout)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            continue
         for repeat in range(args.repeats):
             order = ("kepu", "implicit") if repeat % 2 == 0 else ("implicit", "kepu")
             result: dict[str, Any] = {"events": n_events, "repeat": repeat, "iterations": args.iterations}
