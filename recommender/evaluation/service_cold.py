@@ -58,13 +58,7 @@ def _trained_store(
     start = time.perf_counter()
     params = TrainParams(max_validation_users=80 if fast else 200)
     bundle = train_bundle(
-        store,
-        encoder,
-        Path(tmp) / "models",
-        seed,
-        params=params,
-        version=f"cold-s{seed}",
-        register_version=False,
+        store, encoder, Path(tmp) / "models", seed, params=params, version=f"cold-s{seed}", register_version=False,
         model="ease" if fast else "auto",
     )
     index = VectorIndex(ENCODER_DIM)

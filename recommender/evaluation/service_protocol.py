@@ -185,19 +185,15 @@ def movielens_service(data_dir: Path | None, seed: int, k: int, fast: bool) -> l
             scores = bare_scores(bundle, data, users, train)
             runs.append(
                 evaluate_scores(
-                    f"Bare {bundle.model_name}",
-                    seed,
-                    scores,
-                    truth,
-                    k,
-                    context,
-                    exclude=history[users],
+                    f"Bare {bundle.model_name}", seed, scores, truth, k, context, exclude=history[users],
                     params={"model": bundle.model_name},
                 )
             )
             popularity = PopularityModel().fit(train)
             runs.append(
-                evaluate_scores("Popularity", seed, popularity.score(users), truth, k, context, exclude=history[users])
+                evaluate_scores(
+                    "Popularity", seed, popularity.score(users), truth, k, context, exclude=history[users]
+                )
             )
             if not fast:
                 sample = np.sort(np.random.default_rng(seed).choice(len(users), ABLATION_USERS, replace=False))
