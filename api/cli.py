@@ -273,7 +273,7 @@ def train(
     """Train a new model bundle from the store (versioned folder + manifest with checksums)."""
     from content_catalog.catalog_index import embed_catalog
     from recommender.registry import activate
-    from recommender.train import train_bundle
+    from recommender.train import index_vectors, train_bundle
 
     settings = _settings(store_url, var_dir)
     store = _open_store(settings)
@@ -294,6 +294,7 @@ def train(
                 settings.seed if seed is None else seed,
                 model=model,
                 log=progress,
+                vectors=index_vectors(catalog.index),  # what embed just encoded: never re-encode
             )
         if activate_now:
             activate(store, bundle.version)

@@ -25,13 +25,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from features.idmap import IdMap
+
+if TYPE_CHECKING:
+    from features.event_columns import EventColumns
 
 EVENT_ID: Final = "event_id"
 USER_ID: Final = "user_id"
@@ -154,8 +157,10 @@ class InteractionMatrixBuilder:
         unknown = sorted(set(frame[TYPE]) - set(EVENT_WEIGHTS))
         if unknown:
             raise ValueError(f"events column 'type': unknown event type(s) {unknown}")
-        users = frame[USER_ID].where(frame[USER_ID].notna() & (frame[USER_ID] != ""), None)
-        sessions = frame[SESSION_ID].where(frame[SESSION_ID].notna() & (frame[SESSION_ID] != ""), None)
+        # object dtype first: on pandas' string dtype `where(…, None)` puts NaN back, which reads as a key
+        users, sessions = frame[USER_ID].astype(object), frame[SESSION_ID].astype(object)
+        users = users.where(users.notna() & (users != ""), None)
+        sessions = sessions.where(sessions.notna() & (sessions != ""), None)
         if (users.isna() & sessions.isna()).any():
             row = int(np.flatnonzero((users.isna() & sessions.isna()).to_numpy())[0])
             raise ValueError(f"events row {row}: neither user_id nor session_id")
@@ -237,3 +242,64 @@ class InteractionMatrixBuilder:
         user_ids: Iterable[str] | None = None,
     ) -> Interactions:
         return self.fit(events, item_ids=item_ids, user_ids=user_ids).transform(events)
+
+
+def first_appearance(codes: np.ndarray) -> np.ndarray:
+    """The distinct values of `codes` in order of first appearance."""
+    values, first = np.unique(np.asarray(codes), return_index=True)
+    return values[np.argsort(first, kind="stable")].astype(np.int64)
+
+
+def interactions_from_columns(
+    events: EventColumns,
+    item_ids: Iterable[str],
+    builder: InteractionMatrixBuilder,
+) -> Interactions:
+    """`builder.fit_transform(frame, item_ids)` on `EventColumns` (same maps, weights, decay and caps), with
+    int32 indices and no per-event Python objects: the path training uses at any scale."""
+    weights = builder._validate()
+    catalog = [str(i) for i in item_ids]
+    catalog_pos = {item: pos for pos, item in enumerate(catalog)}
+    # item columns: the catalog first, then event items outside it in order of first appearance
+    vocab_to_col = np.array([catalog_pos.get(item, -1) for item in events.items], dtype=np.int64)
+    extra = [code for code in first_appearance(events.item) if vocab_to_col[code] < 0]
+    vocab_to_col[extra] = len(catalog) + np.arange(len(extra))
+    item_map = IdMap([*catalog, *(events.items[c] for c in extra)])
+    order = first_appearance(events.key)
+    key_to_row = np.full(len(events.keys), -1, dtype=np.int64)
+    key_to_row[order] = np.arange(len(order))
+    user_map = IdMap([events.keys[c] for c in order])
+    if builder.now is not None:
+        stamp = pd.Timestamp(builder.now)
+        now_ns = int((stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)).value)
+    elif events.n:
+        now_ns = int(events.timestamp.max())
+    else:
+        now_ns = int(pd.Timestamp(datetime.now(UTC)).value)
+    rows = key_to_row[events.key].astype(np.int32)
+    cols = vocab_to_col[events.item].astype(np.int32)
+    type_weight = np.array([weights[t] for t in EVENT_WEIGHTS], dtype=np.float64)
+    base = type_weight[events.type]
+    is_dwell = events.type == list(EVENT_WEIGHTS).index("dwell")
+    if is_dwell.any():
+        base[is_dwell] = dwell_weight(events.dwell[is_dwell].astype(np.float64), weights["dwell"])
+    if builder.half_life_days is not None and events.n:
+        age_days = np.clip((now_ns - events.timestamp) / 86_400e9, 0.0, None)
+        base *= np.power(0.5, age_days / builder.half_life_days)
+    shape = (len(user_map), len(item_map))
+    negative_codes = [list(EVENT_WEIGHTS).index(t) for t in NEGATIVE_EVENTS]
+    negative = np.isin(events.type, negative_codes)
+    neg = sp.csr_matrix((np.ones(int(negative.sum()), dtype=bool), (rows[negative], cols[negative])), shape=shape)
+    neg.sum_duplicates()
+    neg.data[:] = True
+    positive = base > 0
+    pos = sp.csr_matrix((base[positive], (rows[positive], cols[positive])), shape=shape, dtype=np.float64)
+    del base, rows, cols
+    pos.sum_duplicates()
+    np.minimum(pos.data, builder.max_value, out=pos.data)
+    if neg.nnz:
+        pos = pos - pos.multiply(neg.astype(np.float64))
+    pos = sp.csr_matrix(pos, dtype=np.float32)
+    pos.eliminate_zeros()
+    pos.sort_indices()
+    return Interactions(pos, neg.tocsr(), user_map, item_map, n_events_used=events.n, n_events_dropped=0)

@@ -17,11 +17,11 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from content_catalog.schema import Item, User
 from content_catalog.vector_index import VectorIndex
-from features.interactions import POSITIVE_EVENTS, user_key
+from features.event_columns import EVENT_TYPES, EventColumns
+from features.interactions import POSITIVE_EVENTS
 from recommender.blend_fit import SOURCES, fit_online_blend, make_sample, ndcg_at_k
 from recommender.online_blend import OnlineBlend
 from recommender.rankers import EASE_MAX_ITEMS
@@ -84,41 +84,44 @@ class ValidationSet:
         cls,
         items: Sequence[Item],
         users: Sequence[User],
-        before: pd.DataFrame,
-        after: pd.DataFrame,
+        before: EventColumns,
+        after: EventColumns,
         now: datetime,
         encoder: Any,
         vectors: np.ndarray,
         max_users: int,
         seed: int,
     ) -> ValidationSet:
+        """Vectorised over the event columns (pairs as int64 codes), so the cost at 10M events is a few
+        sorts; only the sampled users' histories are materialised for the service."""
         index = VectorIndex(int(vectors.shape[1]))
         index.add([it.id for it in items], vectors)
-        seen: dict[str, set[str]] = {}
-        for uid, sid, item_id in before[["user_id", "session_id", "item_id"]].itertuples(index=False):
-            seen.setdefault(_key(uid, sid), set()).add(str(item_id))
-        truth: dict[str, set[str]] = {}
-        positive = after[after["type"].isin(POSITIVE_EVENTS)]
-        for uid, sid, item_id in positive[["user_id", "session_id", "item_id"]].itertuples(index=False):
-            key = _key(uid, sid)
-            if str(item_id) not in seen.get(key, set()):
-                truth.setdefault(key, set()).add(str(item_id))
-        keys = sorted(truth)
+        after = after.recoded_like(before)
+        n_items = max(1, len(after.items))
+        seen_pairs = np.unique(before.key.astype(np.int64) * n_items + before.item)
+        positive = np.isin(after.type, [EVENT_TYPES.index(t) for t in POSITIVE_EVENTS])
+        pairs = np.unique(after.key[positive].astype(np.int64) * n_items + after.item[positive])
+        pairs = pairs[~np.isin(pairs, seen_pairs, assume_unique=True)]
+        truth_keys = np.unique(pairs // n_items)
+        keys = sorted(after.keys[int(c)] for c in truth_keys)
         if len(keys) > max_users:
             keys = sorted(np.random.default_rng(seed).choice(keys, size=max_users, replace=False).tolist())
-        view = HistoryBeforeCutoff(MemoryCatalog(items, users), before)
+        code = {after.keys[int(c)]: int(c) for c in truth_keys}
+        chosen = np.array(sorted(code[k] for k in keys), dtype=np.int64)
+        pairs = pairs[np.isin(pairs // n_items, chosen)]
+        truth: dict[str, set[str]] = {}
+        for pair in pairs.tolist():
+            truth.setdefault(after.keys[pair // n_items], set()).add(after.items[pair % n_items])
+        view = HistoryBeforeCutoff.from_columns(MemoryCatalog(items, users), before.take(np.isin(before.key, chosen)))
         # seen filtering must cover the whole history, however long
-        settings = ServiceSettings(history_limit=max(500, max((len(v) for v in seen.values()), default=1)))
+        per_key = np.bincount(seen_pairs // n_items) if len(seen_pairs) else np.zeros(1, np.int64)
+        settings = ServiceSettings(history_limit=max(500, int(per_key.max(initial=1))))
         return cls(view, {k: truth[k] for k in keys}, now, index, encoder, settings)
 
     def request(self, key: str, k: int) -> RecommendationRequest:
         if key.startswith("session:"):
             return RecommendationRequest(session_id=key.split(":", 1)[1], k=k, now=self.now)
         return RecommendationRequest(user_id=key, k=k, now=self.now)
-
-
-def _key(uid: Any, sid: Any) -> str:
-    return user_key(uid if isinstance(uid, str) else None, sid if isinstance(sid, str) else None)
 
 
 def served_ndcg(service: RecommendationService, validation: ValidationSet, k: int) -> dict[str, float]:

@@ -24,14 +24,14 @@ import scipy.sparse as sp
 
 from content_catalog.schema import Item, User
 from content_catalog.taxonomy import AUDIENCES
-from features.interactions import SESSION_PREFIX, InteractionMatrixBuilder, Interactions
+from features.event_columns import EventColumns, columns_from_chunks
+from features.interactions import SESSION_PREFIX, InteractionMatrixBuilder, Interactions, interactions_from_columns
 from features.item_features import ItemFeatureBuilder
 from features.user_features import UserFeatureBuilder
 from recommender.model_selection import DEFAULT_MODEL, Selection, ValidationSet, auto_candidates, select
 from recommender.rankers import EASE_MAX_ITEMS, Ranker, RankerError, TrainingData, make_ranker, ranker_names
 from recommender.rankers.blend import BlendRanker
 from recommender.registry import Bundle, BundleError, load_bundle, register, save_bundle
-from recommender.validation_store import cutoff_time
 
 
 class TrainableEncoder(Protocol):
@@ -69,6 +69,18 @@ class TrainParams:
         return {"lightfm": lightfm, "ease": {"regularization": self.ease_regularization}}.get(name, {})
 
 
+def index_vectors(index: Any) -> Callable[[list[str]], np.ndarray | None]:
+    """`vectors(ids)` for `train_bundle` from a `VectorIndex` (the catalog index `kepu catalog embed` saved
+    with the same encoder): the stored rows, or None when any id is missing (then training encodes)."""
+
+    def vectors(ids: list[str]) -> np.ndarray | None:
+        if not ids or any(item not in index for item in ids):
+            return None
+        return np.stack([index.vector(item) for item in ids]).astype(np.float32)
+
+    return vectors
+
+
 def _users_for(keys: Sequence[str], known: dict[str, User]) -> list[User]:
     """A `User` per matrix row; anonymous sessions / unregistered ids get an attribute-less user."""
     out = []
@@ -86,9 +98,14 @@ def _audience_popularity(inter: Interactions, users: Sequence[User]) -> np.ndarr
     overall = np.asarray(matrix.sum(axis=0)).ravel()
     overall = overall / overall.max() if overall.max() > 0 else overall
     out = np.zeros((len(AUDIENCES), matrix.shape[1]), dtype=np.float32)
-    for a, audience in enumerate(AUDIENCES):
-        rows = np.array([i for i, u in enumerate(users) if audience in (u.audiences or ["public"])], dtype=np.int64)
-        mass = np.asarray(matrix[rows].sum(axis=0)).ravel() if len(rows) else np.zeros(matrix.shape[1])
+    position = {audience: a for a, audience in enumerate(AUDIENCES)}
+    pairs = [(position[a], i) for i, u in enumerate(users) for a in (u.audiences or ["public"]) if a in position]
+    aud, rows = (np.array(col, dtype=np.int64) for col in zip(*pairs, strict=True)) if pairs else ([], [])
+    members = sp.csr_matrix((np.ones(len(rows)), (aud, rows)), shape=(len(AUDIENCES), matrix.shape[0]))
+    members.data[:] = 1.0  # an audience listed twice counts once
+    masses = np.asarray((members @ matrix).todense(), dtype=np.float64)
+    for a in range(len(AUDIENCES)):
+        mass = masses[a]
         mass = mass / mass.max() if mass.max() > 0 else mass
         out[a] = 0.75 * mass + 0.25 * overall
     return out
@@ -111,10 +128,21 @@ class TrainingSet:
 
     @classmethod
     def build(
-        cls, items: Sequence[Item], users: Sequence[User], encoder: TrainableEncoder, params: TrainParams, seed: int
+        cls,
+        items: Sequence[Item],
+        users: Sequence[User],
+        encoder: TrainableEncoder,
+        params: TrainParams,
+        seed: int,
+        vectors: Callable[[list[str]], np.ndarray | None] | None = None,
     ) -> TrainingSet:
+        """`vectors(ids)`: the encoder's stored vectors of these items (e.g. the catalog index `kepu catalog
+        embed` just saved), or None when it lacks any; the catalog is re-encoded only then."""
         items = sorted(items, key=lambda it: it.id)
-        vectors = np.asarray(encoder.encode([it.text for it in items]), dtype=np.float32)
+        stored = vectors([it.id for it in items]) if vectors is not None else None
+        if stored is None:
+            stored = encoder.encode([it.text for it in items])
+        vectors = np.asarray(stored, dtype=np.float32)
         item_builder = ItemFeatureBuilder(
             n_text_clusters=params.n_text_clusters, identity=False, normalize=False, random_state=seed
         ).fit(items, vectors)
@@ -127,9 +155,9 @@ class TrainingSet:
     def item_ids(self) -> list[str]:
         return [it.id for it in self.items]
 
-    def interactions(self, events: pd.DataFrame, now: datetime | None) -> Interactions:
+    def interactions(self, events: EventColumns, now: datetime | None) -> Interactions:
         builder = InteractionMatrixBuilder(half_life_days=self.params.half_life_days, now=now)
-        return builder.fit_transform(events, item_ids=self.item_ids)
+        return interactions_from_columns(events, self.item_ids, builder)
 
     def fit(self, name: str, inter: Interactions) -> Ranker:
         """Fit ranker `name`; a blend reuses parts already fitted on the same interactions."""
@@ -146,15 +174,12 @@ class TrainingSet:
         return ranker
 
     def bundle(
-        self, ranker: Ranker, inter: Interactions, events: pd.DataFrame, now: datetime | None, version: str
+        self, ranker: Ranker, inter: Interactions, events: EventColumns, now: datetime | None, version: str
     ) -> tuple[Bundle, dict[str, np.ndarray]]:
         """An in-memory bundle (no files) and its priors."""
         row_users = _users_for(inter.user_map.to_list(), self.known)
-        trend = (
-            InteractionMatrixBuilder(half_life_days=self.params.trending_half_life_days, now=now)
-            .fit_transform(events, item_ids=self.item_ids)
-            .matrix
-        )
+        trending_builder = InteractionMatrixBuilder(half_life_days=self.params.trending_half_life_days, now=now)
+        trend = interactions_from_columns(events, self.item_ids, trending_builder).matrix
         trending = np.asarray(trend.sum(axis=0), dtype=np.float32).ravel()
         priors = {
             "popularity": _audience_popularity(inter, row_users),
@@ -176,11 +201,12 @@ class TrainingSet:
         return bundle, priors
 
 
-def _plain_columns(events: pd.DataFrame) -> pd.DataFrame:
-    """Id and type columns as Python objects: the feature builders iterate them, and iterating Arrow-backed
-    strings element by element costs seconds per 100k events."""
-    columns = [c for c in ("event_id", "user_id", "session_id", "item_id", "type") if c in events.columns]
-    return events.astype({c: object for c in columns})
+def _as_columns(events: pd.DataFrame | EventColumns) -> EventColumns:
+    """A frame is put in time order (ties by event id) first, as the store reads events."""
+    if isinstance(events, EventColumns):
+        return events
+    order = [c for c in ("timestamp", "event_id") if c in events.columns]
+    return EventColumns.from_frame(events.sort_values(order, kind="stable") if order else events)
 
 
 def _check_model(model: str, n_items: int) -> None:
@@ -196,8 +222,8 @@ def _check_model(model: str, n_items: int) -> None:
 def _choose(
     tset: TrainingSet,
     model: str,
-    events: pd.DataFrame,
-    validation_events: pd.DataFrame | None,
+    events: EventColumns,
+    validation_events: EventColumns | None,
     now: datetime | None,
     log: Callable[[str], None],
 ) -> tuple[Selection | None, Interactions | None]:
@@ -207,16 +233,16 @@ def _choose(
     fitted on (they are then the final fits)."""
     params = tset.params
     if validation_events is not None:
-        before, after, cutoff = events, validation_events, now or events["timestamp"].max().to_pydatetime()
+        before, after, cutoff = events, validation_events, now or events.latest()
         info = {"split": "given", "train_events": len(before), "validation_events": len(after)}
     else:
         if params.holdout_fraction <= 0 or len(events) < params.min_validation_events:
             return None, None
-        cutoff = cutoff_time(events, params.holdout_fraction)
-        before, after = events[events["timestamp"] < cutoff], events[events["timestamp"] >= cutoff]
+        cutoff = events.cutoff(params.holdout_fraction)
+        before, after = events.before(cutoff), events.since(cutoff)
         info = {"split": f"time, last {params.holdout_fraction:.0%} of events", "cutoff": cutoff.isoformat()}
         info |= {"train_events": len(before), "validation_events": len(after)}
-    if before.empty:
+    if not before.n:
         return None, None
     validation = ValidationSet.build(
         tset.items,
@@ -251,7 +277,7 @@ def _choose(
 
 def train_bundle_from_data(
     items: Sequence[Item],
-    events: pd.DataFrame,
+    events: pd.DataFrame | EventColumns,
     users: Sequence[User],
     encoder: TrainableEncoder,
     out_dir: Path | str,
@@ -263,13 +289,15 @@ def train_bundle_from_data(
     now: datetime | None = None,
     data_as_of: datetime | None = None,
     model: str = "auto",
-    validation_events: pd.DataFrame | None = None,
+    validation_events: pd.DataFrame | EventColumns | None = None,
     log: Callable[[str], None] = lambda _: None,
+    vectors: Callable[[list[str]], np.ndarray | None] | None = None,
 ) -> Bundle:
     """The pipeline on in-memory data (the store-backed `train_bundle` and the protocols call this).
 
     `encoder` must already be fitted and give L2-normalised rows. `model`: "auto" or a ranker name.
     `validation_events`: validate on these instead of the last `holdout_fraction` of `events`.
+    `vectors(ids)`: stored encoder vectors of the catalog (see `TrainingSet.build`).
     `data_as_of`: when the events were read (kept in the manifest: a user erased after it is ignored
     by the live service until the next training).
     """
@@ -278,26 +306,40 @@ def train_bundle_from_data(
     _check_version_free(out_dir, version)
     if not items:
         raise ValueError("train: the catalog is empty")
-    if events.empty:
+    if not len(events):
         raise ValueError("train: no events to learn from")
     _check_model(model, len(items))
-    events = _plain_columns(events.sort_values(["timestamp", "event_id"], kind="stable").reset_index(drop=True))
+    events = _as_columns(events)
     if validation_events is not None:
-        validation_events = _plain_columns(validation_events)
-    tset = TrainingSet.build(items, users, encoder, params, seed)
+        validation_events = _as_columns(validation_events)
+    log(f"read {events.n:,} events ({events.nbytes() / 2**20:.0f} MiB of columns), {len(events.keys):,} users")
+    timings: dict[str, float] = {}
+    mark = time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal mark
+        timings[phase] = round(time.perf_counter() - mark, 2)
+        mark = time.perf_counter()
+
+    tset = TrainingSet.build(items, users, encoder, params, seed, vectors)
+    lap("catalog_features")
     selection, fitted_on = _choose(tset, model, events, validation_events, now, log)
+    lap("validation")
     chosen = selection.model if selection else (DEFAULT_MODEL if model == "auto" else model)
     if selection is None:
         log(f"too little data to validate: serving {chosen} with the fallback blend")
     inter = fitted_on or tset.interactions(events, now)
+    lap("final_interactions")
+    log(f"fitting {chosen} on {inter.matrix.nnz:,} interactions …")
     ranker = tset.fit(chosen, inter)
+    lap("final_fit")
     version = version or datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-s{seed}"
     _, priors = tset.bundle(ranker, inter, events, now, version)
     n_users, n_items = inter.matrix.shape
     counts = {
         "items": n_items,
         "users": n_users,
-        "events": len(events),
+        "events": events.n,
         "events_used": inter.n_events_used,
         "interactions": int(inter.matrix.nnz),
         "negative_pairs": int(inter.negatives.nnz),
@@ -325,6 +367,7 @@ def train_bundle_from_data(
             "selection": selection.manifest() if selection else {"model": chosen, "reason": "no validation data"},
             "requested_model": model,
             "train_seconds": round(time.perf_counter() - started, 2),
+            "timings": timings,
         },
     )
     return load_bundle(folder)
@@ -367,19 +410,25 @@ def train_bundle(
     model: str = "auto",
     validation_events: pd.DataFrame | None = None,
     log: Callable[[str], None] = lambda _: None,
+    vectors: Callable[[list[str]], np.ndarray | None] | None = None,
 ) -> Bundle:
     """Train from everything in the store and register the bundle (`store.add_model_version`).
 
     `encoder_spec`: a spec for `make_encoder` (fitted here on the catalog texts, id order, with
     `encoder_options` e.g. `{"dim": 256}`) or an already fitted encoder. The new version is registered
-    but not activated (use `registry.activate`).
+    but not activated (use `registry.activate`). `vectors(ids)`: the encoder's stored item vectors (the
+    catalog index), so the catalog is not re-encoded.
+
+    Events are streamed from the store into compact columns (`features.event_columns`), never into a
+    DataFrame; users are read in pages and only those with events are kept.
     """
     _check_version_free(out_dir, version)
     data_as_of = datetime.now(UTC)  # before reading: an erasure from here on must not trust this bundle
     items = list(store.iter_items())
-    events = store.events_frame()
-    user_ids = sorted({str(u) for u in events["user_id"].dropna()}) if len(events) else []
-    users = [u for u in (store.get_user(uid) for uid in user_ids) if u is not None]
+    events = columns_from_chunks(store.iter_event_chunks())
+    keys = set(events.keys)
+    users = [u for u in store.iter_users() if u.id in keys]
+    del keys
     texts = [it.text for it in sorted(items, key=lambda i: i.id)]
     encoder, spec_name = _make_encoder(encoder_spec, texts, seed, encoder_options)
     bundle = train_bundle_from_data(
@@ -397,6 +446,7 @@ def train_bundle(
         model=model,
         validation_events=validation_events,
         log=log,
+        vectors=vectors,
     )
     if register_version:
         register(store, bundle)

@@ -13,10 +13,12 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from content_catalog.schema import Item, User
 from content_catalog.store.records import HistoryEntry
+from features.event_columns import EVENT_TYPES, EventColumns
 from features.interactions import SESSION_PREFIX, user_key
 
 
@@ -43,6 +45,20 @@ class HistoryBeforeCutoff:
         ):
             key = user_key(uid if isinstance(uid, str) else None, sid if isinstance(sid, str) else None)
             self._history[key].append(HistoryEntry(str(item_id), str(kind), pd.Timestamp(ts).to_pydatetime()))
+
+    @classmethod
+    def from_columns(
+        cls, store: ServingStore, events: EventColumns, users: dict[str, User] | None = None
+    ) -> HistoryBeforeCutoff:
+        """As the constructor, from `EventColumns` (give only the events of the users to be served)."""
+        view = cls(store, pd.DataFrame(columns=["user_id", "session_id", "item_id", "type", "timestamp"]), users)
+        order = np.argsort(-events.timestamp, kind="stable")
+        stamps = pd.to_datetime(events.timestamp[order], utc=True).to_pydatetime()
+        for k, i, t, ts in zip(
+            events.key[order].tolist(), events.item[order].tolist(), events.type[order].tolist(), stamps, strict=True
+        ):
+            view._history[events.keys[k]].append(HistoryEntry(events.items[i], EVENT_TYPES[t], ts))
+        return view
 
     def catalog_version(self) -> str:
         return self._store.catalog_version()

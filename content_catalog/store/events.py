@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import String, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from content_catalog.schema import Event, User
@@ -166,6 +168,89 @@ class EventsMixin(EventBulkMixin):
         frame["dwell_seconds"] = frame["dwell_seconds"].astype("float64")
         frame["position"] = frame["position"].astype("Int64")
         return frame
+
+    def iter_event_chunks(self, chunk_size: int = 200_000) -> Iterator[dict[str, Any]]:
+        """Every event, oldest first (as `events_frame`), streamed as column chunks of `chunk_size` rows:
+        `user_id` (resolved through session links), `session_id`, `item_id`, `type` as lists, `timestamp`
+        as int64 ns since the epoch (UTC) and `dwell_seconds` as float64 (NaN when absent).
+
+        For training at scale: no DataFrame and no per-row datetime objects (SQLite's timestamp text is
+        parsed per chunk, vectorised), so memory stays at one chunk plus what the caller keeps.
+        """
+        resolved = func.coalesce(EventRow.user_id, UserSessionRow.user_id)
+        # SQLite stores naive UTC text: read it raw and parse per chunk instead of one datetime per row
+        stamp = type_coerce(EventRow.timestamp, String) if self.dialect == "sqlite" else EventRow.timestamp
+        text_format = "ISO8601" if self.dialect == "sqlite" else None
+        query = (
+            select(resolved, EventRow.session_id, EventRow.item_id, EventRow.type, stamp, EventRow.dwell_seconds)
+            .outerjoin(UserSessionRow, UserSessionRow.session_id == EventRow.session_id)
+            .order_by(EventRow.timestamp, EventRow.id)
+        )
+        with self._read() as session:
+            for rows in self._raw_partitions(session, query, chunk_size):
+                users, sessions, items, types, stamps, dwell = zip(*rows, strict=True)
+                parsed = pd.DatetimeIndex(pd.to_datetime(list(stamps), utc=True, format=text_format))
+                yield {
+                    "user_id": users,
+                    "session_id": sessions,
+                    "item_id": items,
+                    "type": types,
+                    "timestamp": parsed.as_unit("ns").asi8,
+                    "dwell_seconds": np.array(dwell, dtype=np.float64),
+                }
+
+    def _raw_partitions(self, session: Session, query: Any, chunk_size: int) -> Iterator[list[tuple]]:
+        """Plain tuples in chunks: on SQLite straight from the driver's cursor (SQLAlchemy's per-row
+        result processing costs ~4x the query itself at 10M rows); elsewhere a streamed result."""
+        connection = session.connection()
+        if self.dialect != "sqlite":
+            result = connection.execution_options(stream_results=True, yield_per=chunk_size).execute(query)
+            for part in result.partitions(chunk_size):
+                yield [tuple(row) for row in part]
+            return
+        sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql)
+            while rows := cursor.fetchmany(chunk_size):
+                yield rows
+        finally:
+            cursor.close()
+
+    def iter_users(self, chunk_size: int = 50_000) -> Iterator[User]:
+        """Every user with their linked sessions (as `get_user`), in id order, read in pages of
+        `chunk_size` (two queries per page instead of two per user)."""
+        last: str | None = None
+        while True:
+            with self._read() as session:
+                columns = (UserRow.id, UserRow.audiences, UserRow.age_band, UserRow.town, UserRow.interests)
+                query = select(*columns).order_by(UserRow.id).limit(chunk_size)
+                if last is not None:
+                    query = query.where(UserRow.id > last)
+                rows = session.execute(query).all()
+                if not rows:
+                    return
+                links: dict[str, list[str]] = {}
+                for session_id, user_id in session.execute(
+                    select(UserSessionRow.session_id, UserSessionRow.user_id)
+                    .where(UserSessionRow.user_id >= rows[0].id, UserSessionRow.user_id <= rows[-1].id)
+                    .order_by(UserSessionRow.linked_at, UserSessionRow.session_id)
+                ):
+                    links.setdefault(user_id, []).append(session_id)
+                # rows were validated when written: construct without re-validating (~10x faster)
+                users = [
+                    User.model_construct(
+                        id=row.id,
+                        audiences=list(row.audiences or []),
+                        age_band=row.age_band,
+                        town=row.town,
+                        interests=list(row.interests or []),
+                        sessions=links.get(row.id, []),
+                    )
+                    for row in rows
+                ]
+            last = rows[-1].id
+            yield from users
 
     def user_history(
         self, user_id: str | None = None, session_id: str | None = None, limit: int = 200
