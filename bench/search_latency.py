@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                         if process.poll() is not None or time.monotonic() > deadline:
                             raise SystemExit("the server did not start") from None
                         time.sleep(0.5)
-                client.get("/v1/search", params={"q": "预热"}, timeout=600).raise_for_status()  # warm-up: catalog view, BM25 index, models loaded
+                # warm-up (catalog view, BM25 index, models loaded): slow on a loaded machine, so a long timeout
+                client.get("/v1/search", params={"q": "预热"}, timeout=600).raise_for_status()
                 first = [timed(client, "/v1/search", {"q": q}) for q in queries]  # USE has not seen the text
                 search = [timed(client, "/v1/search", {"q": q}) for _ in range(args.rounds) for q in queries]
                 health = [timed(client, "/healthz") for _ in range(args.rounds) for _ in queries]
