@@ -15,6 +15,8 @@ defaults below come from its table in docs/search.md).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +31,8 @@ from recommender.lexical import BM25Index
 
 NO_ANSWER_HINT = "没有找到足够相关的科普内容：换个说法，或用更具体的关键词（如“高血压”“台风预警”）再试。"
 FILTERED_HINT = "有相关内容，但不适合所选人群或已下线：去掉人群筛选再试。"
+QUERY_CACHE_SIZE = 4096
+"""Most recent distinct queries whose vectors a search keeps (people repeat popular searches)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,30 +88,55 @@ class CatalogSearch:
     """Hybrid search over one catalog view (build once per catalog version; searching is read-only)."""
 
     def __init__(
-        self, view: CatalogView, encoder: EncoderLike, index: VectorIndexLike, params: SearchParams | None = None
+        self,
+        view: CatalogView,
+        encoder: EncoderLike,
+        index: VectorIndexLike,
+        params: SearchParams | None = None,
+        *,
+        lexical: BM25Index | None = None,
     ) -> None:
+        """`lexical`: a BM25 index already built over exactly `view.items` (e.g. loaded from a cache)."""
         self.view = view
         self.encoder = encoder
         self.index = index
         self.params = params or SearchParams()
-        self.lexical = BM25Index(
+        if lexical is not None and lexical.size != view.size:
+            raise ValueError(f"lexical index covers {lexical.size} documents, the view {view.size}")
+        self.lexical = lexical or BM25Index(
             [it.title for it in view.items],
             [it.text for it in view.items],
             title_boost=self.params.title_boost,
             synonym_weight=self.params.synonym_weight,
         )
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """(1, dim) float32 encoder vector of the query, cached per text: a repeated query costs no encode."""
+        text = query.strip()
+        with self._cache_lock:
+            vector = self._query_vectors.get(text)
+            if vector is not None:
+                self._query_vectors.move_to_end(text)
+                return vector
+        vector = np.asarray(self.encoder.encode([text]), dtype=np.float32)
+        with self._cache_lock:
+            self._query_vectors[text] = vector
+            if len(self._query_vectors) > QUERY_CACHE_SIZE:
+                self._query_vectors.popitem(last=False)
+        return vector
 
     def signals(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         """(lexical, dense) scores over every catalog row; dense is 0 outside the encoder's top `dense_pool`."""
         lexical = self.lexical.scores(query)
         dense = np.zeros(self.view.size, dtype=np.float32)
         if self.view.size:
-            vector = np.asarray(self.encoder.encode([query.strip()]), dtype=np.float32)
-            ids, scores = parse_search_result(self.index.search(vector, self.params.dense_pool))
-            for item_id, score in zip(ids[0] if ids else [], scores[0] if scores else [], strict=True):
-                row = self.view.ids.get(item_id)
-                if row >= 0:
-                    dense[row] = max(float(score), 0.0)
+            ids, scores = parse_search_result(self.index.search(self.query_vector(query), self.params.dense_pool))
+            if ids and ids[0]:
+                rows = self.view.ids.convert_to_internal(ids[0], strict=False)
+                found = rows >= 0
+                dense[rows[found]] = np.maximum(np.asarray(scores[0], dtype=np.float32)[found], 0.0)
         return lexical, dense
 
     def fuse(self, lexical: np.ndarray, dense: np.ndarray) -> np.ndarray:

@@ -179,3 +179,15 @@ def test_scikit_learn_clone_and_transform() -> None:
     copy = clone(encoder)
     assert copy.get_params() == encoder.get_params() and not copy.is_fitted
     np.testing.assert_allclose(encoder.transform(TEXTS[:2]), encoder.encode(TEXTS[:2]))
+
+
+def test_row_normalisation_matches_scikit_learn() -> None:
+    import scipy.sparse as sp
+    from sklearn.preprocessing import normalize
+
+    from content_catalog.encoders.weighting import l2_normalize_rows
+
+    matrix = sp.csr_matrix(np.array([[3.0, 0.0, 4.0], [0.0, 0.0, 0.0], [0.0, 2.0, 0.0]]))
+    ours = l2_normalize_rows(matrix)
+    assert np.allclose(ours.toarray(), normalize(matrix).toarray())
+    assert np.allclose(matrix.toarray()[0], [3.0, 0.0, 4.0])  # the input is left alone

@@ -118,3 +118,30 @@ def test_cli_and_api_service_return_the_same_hits_and_scores(tmp_path: Path) -> 
         assert hit.id in result.output and f"{hit.score:.3f}" in result.output
     result = CliRunner().invoke(cli_app, ["catalog", "search", "周杰伦演唱会门票"], env=env)
     assert result.exit_code == 0 and "no results" in result.output
+
+
+class CountingEncoder:
+    """The demo's real encoder, counting how many texts it was asked to encode."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner, self.texts = inner, 0
+
+    def encode(self, texts: list[str]):  # type: ignore[no-untyped-def]
+        self.texts += len(texts)
+        return self.inner.encode(texts)  # type: ignore[attr-defined]
+
+
+def test_a_repeated_query_is_not_encoded_again_and_scores_stay_the_same(demo: CatalogSearch) -> None:
+    counting = CountingEncoder(demo.encoder)
+    search = CatalogSearch(demo.view, counting, demo.index, lexical=demo.lexical)
+    first = search.search("稻飞虱怎么防治", 5, SearchFilters(now=NOW))
+    again = search.search(" 稻飞虱怎么防治 ", 5, SearchFilters(now=NOW))
+    assert counting.texts == 1
+    assert [(h.item.id, h.score) for h in first.hits] == [(h.item.id, h.score) for h in again.hits]
+    assert [h.item.id for h in first.hits] == ids(demo, "稻飞虱怎么防治", 5)
+
+
+def test_a_prebuilt_lexical_index_must_cover_the_view(demo: CatalogSearch) -> None:
+    smaller = make_search(load_demo_items()[:5])
+    with pytest.raises(ValueError, match="lexical index covers 5 documents"):
+        CatalogSearch(demo.view, demo.encoder, demo.index, lexical=smaller.lexical)

@@ -33,7 +33,7 @@ from content_catalog.encoders.base import (
     read_manifest,
     write_manifest,
 )
-from content_catalog.encoders.weighting import LogEntropyTransformer
+from content_catalog.encoders.weighting import LogEntropyTransformer, l2_normalize_rows
 
 Weighting = Literal["log-entropy", "tfidf"]
 PARTS_FILE = "tfidf_svd.joblib"
@@ -244,15 +244,6 @@ class TfidfSvdEncoder(TextEncoder):
             self._projection = cached
         return l2_normalize(np.asarray(matrix @ cached[1]))
 
-    def _memory_transposed(self, memory_matrix: sp.csr_matrix) -> sp.csr_matrix:
-        """The memory's transpose as CSR, made once per fitted memory: `rows @ memory.T` otherwise converts
-        the whole (documents × vocabulary) matrix on every call (357 ms of a one-text encode at 10k items)."""
-        cached = getattr(self, "_memory_t", None)
-        if cached is None or cached[0] is not memory_matrix:
-            cached = (memory_matrix, memory_matrix.T.tocsr())
-            self._memory_t = cached
-        return cached[1]
-
     def _smooth(self, parts: dict[str, Any], matrix: sp.csr_matrix, dense: np.ndarray) -> np.ndarray:
         """Add `smoothing_weight` × the mean vector of each row's lexical neighbours in the memory.
 
@@ -260,12 +251,12 @@ class TfidfSvdEncoder(TextEncoder):
         """
         memory_matrix, memory_dense = parts["memory"]
         m = min(self.smoothing_neighbours, memory_matrix.shape[0])
-        unit_rows = normalize(matrix).astype(np.float32)
-        memory_t = self._memory_transposed(memory_matrix)
+        unit_rows = l2_normalize_rows(matrix).astype(np.float32)
+        memory_by_term = self._memory_by_term(memory_matrix)
         smoothed = np.empty_like(dense)
         for start in range(0, matrix.shape[0], _SMOOTH_BLOCK):
             stop = min(start + _SMOOTH_BLOCK, matrix.shape[0])
-            sims = (unit_rows[start:stop] @ memory_t).toarray()
+            sims = (unit_rows[start:stop] @ memory_by_term).toarray()
             if m < sims.shape[1]:
                 top = np.argpartition(-sims, m - 1, axis=1)[:, :m]
             else:
@@ -275,6 +266,16 @@ class TfidfSvdEncoder(TextEncoder):
             neighbour_mean = (memory_dense[top] * valid[:, :, None]).sum(axis=1) / counts
             smoothed[start:stop] = dense[start:stop] + self.smoothing_weight * neighbour_mean
         return smoothed
+
+    def _memory_by_term(self, memory_matrix: sp.csr_matrix) -> sp.csr_matrix:
+        """The memory transposed to (terms × documents) CSR, made once: `rows @ memory.T` would otherwise
+        convert the whole memory (up to `max_memory` documents) on every encode, most of a one-query encode
+        on a large catalog."""
+        cached = getattr(self, "_memory_t", None)
+        if cached is None or cached[0] is not memory_matrix:
+            cached = (memory_matrix, memory_matrix.T.tocsr())
+            self._memory_t = cached
+        return cached[1]
 
     def _encode_batch(self, parts: dict[str, Any], texts: list[str]) -> np.ndarray:
         return self._encode_matrix(parts, self._weighted(parts, texts))

@@ -13,8 +13,6 @@ from typing import Self
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.preprocessing import normalize
-from sklearn.utils.validation import check_is_fitted
 
 
 class LogEntropyTransformer(TransformerMixin, BaseEstimator):
@@ -39,11 +37,23 @@ class LogEntropyTransformer(TransformerMixin, BaseEstimator):
 
     def transform(self, counts: sp.spmatrix) -> sp.csr_matrix:
         """Weighted (and optionally normalised) sparse matrix with the same shape as `counts`."""
-        check_is_fitted(self, "global_weights_")
+        if not hasattr(self, "global_weights_"):
+            raise RuntimeError("LogEntropyTransformer is not fitted: call fit(counts) first")
         counts = sp.csr_matrix(counts, dtype=np.float64)
         if counts.shape[1] != self.global_weights_.shape[0]:
             raise ValueError(f"expected {self.global_weights_.shape[0]} terms, got {counts.shape[1]}")
-        local = counts.copy()
-        local.data = np.log1p(local.data)
-        weighted = local.multiply(self.global_weights_).tocsr()
-        return normalize(weighted) if self.norm else weighted
+        weighted = counts.copy()
+        weighted.data = np.log1p(weighted.data) * self.global_weights_[weighted.indices]
+        weighted.eliminate_zeros()
+        return l2_normalize_rows(weighted) if self.norm else weighted
+
+
+def l2_normalize_rows(matrix: sp.spmatrix) -> sp.csr_matrix:
+    """Rows scaled to unit L2 norm (all-zero rows stay zero), as `sklearn.preprocessing.normalize` does,
+    without its per-call parameter validation (~3 ms, most of a one-query encode)."""
+    out = sp.csr_matrix(matrix, copy=True)
+    rows = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
+    norms = np.sqrt(np.bincount(rows, weights=out.data.astype(np.float64) ** 2, minlength=out.shape[0]))
+    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    out.data = (out.data * inverse[rows]).astype(out.dtype, copy=False)
+    return out
