@@ -125,7 +125,10 @@ def paced(base: str, paths: Sequence[str], rate: float, seconds: float, threads:
                 pause = due - time.perf_counter()
                 if pause > 0:
                     time.sleep(pause)
-                ok = client.get(f"{base}{paths[k % len(paths)]}").status_code == 200
+                try:
+                    ok = client.get(f"{base}{paths[k % len(paths)]}").status_code == 200
+                except httpx.TransportError:  # a timeout is an error of this run, not a crash of the client
+                    ok = False
                 elapsed = (time.perf_counter() - due) * 1e3
                 with lock:
                     latencies.append(elapsed)

@@ -49,13 +49,13 @@ def measure(world: World, workers: int, log_dir: Path) -> list[Memory]:
 
 
 def table(rows: list[dict]) -> str:
-    head = "| items | users | workers | worker | RSS MB | PSS MB | USS MB | mapped RSS MB | mapped PSS MB |"
-    lines = [head, "|" + " --- |" * 9]
+    head = "| items | users | workers | worker | RSS MB | PSS MB | USS MB | mapped RSS MB | mapped PSS MB | mapped MB |"
+    lines = [head, "|" + " --- |" * 10]
     for r in rows:
         m = r["memory"]
         lines.append(
             f"| {r['items']:,} | {r['users']:,} | {r['workers']} | {r['worker']} | {m['rss']:.0f} | {m['pss']:.0f} "
-            f"| {m['uss']:.0f} | {m['mapped_rss']:.0f} | {m['mapped_pss']:.0f} |"
+            f"| {m['uss']:.0f} | {m['mapped_rss']:.0f} | {m['mapped_pss']:.0f} | {m['mapped_size']:.0f} |"
         )
     return "\n".join(lines)
 

@@ -78,10 +78,10 @@ def server(
             out.close()  # type: ignore[union-attr]
 
 
-def warm(base: str, paths: Sequence[str], rounds: int = 3, concurrency: int = 8) -> None:
+def warm(base: str, paths: Sequence[str], rounds: int = 2, concurrency: int = 4) -> None:
     """Send every path `rounds` times from `concurrency` threads, so every worker answers each kind of
     request at least once (the kernel spreads connections over the workers)."""
-    with httpx.Client(timeout=120) as client, ThreadPoolExecutor(concurrency) as pool:
+    with httpx.Client(timeout=600) as client, ThreadPoolExecutor(concurrency) as pool:
         for _ in range(rounds):
             list(pool.map(lambda p: client.get(f"{base}{p}").status_code, list(paths) * concurrency))
 
@@ -97,17 +97,20 @@ class Memory:
     uss: float
     mapped_rss: float
     mapped_pss: float
+    mapped_size: float
 
 
 def memory(process: psutil.Process, mapped_root: Path) -> Memory:
     info = process.memory_full_info()
-    mapped_rss = mapped_pss = 0
+    mapped_rss = mapped_pss = mapped_size = 0
     root = str(mapped_root.resolve())
     for region in process.memory_maps(grouped=True):
         if region.path.startswith(root):
             mapped_rss += region.rss
             mapped_pss += region.pss
-    return Memory(process.pid, info.rss / MB, info.pss / MB, info.uss / MB, mapped_rss / MB, mapped_pss / MB)
+            mapped_size += region.size
+    mapped = (mapped_rss / MB, mapped_pss / MB, mapped_size / MB)
+    return Memory(process.pid, info.rss / MB, info.pss / MB, info.uss / MB, *mapped)
 
 
 def loadavg() -> str:
