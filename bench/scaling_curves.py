@@ -93,18 +93,13 @@ def plot(points: list[dict], out: Path) -> None:
     axes[1].set(xscale="log", xlabel="items", ylabel="MB per worker")
     axes[1].set_title("worker memory vs catalog size")
     axes[1].legend(fontsize=7)
-    by_events = sorted(points, key=lambda p: p["events"])
-    axes[2].plot(
-        [p["events"] for p in by_events], [p["train_seconds"] for p in by_events], marker="o", label="train (LightFM)"
-    )
-    axes[2].plot(
-        [p["events"] for p in by_events], [p["index_seconds"] for p in by_events], marker="s", label="catalog index"
-    )
+    by_events = sorted(points, key=lambda p: (p["events"], p["items"]))
     for p in by_events:
-        axes[2].annotate(f"{p['items'] // 1000}k items", (p["events"], p["train_seconds"]), fontsize=7)
-    axes[2].set(xscale="log", xlabel="events", ylabel="seconds")
-    axes[2].set_title("build time vs events")
-    axes[2].legend(fontsize=7)
+        axes[2].scatter(p["events"], p["train_seconds"], color="tab:blue")
+        label = f"{p['items'] // 1000}k items, {p['users'] // 1000}k users"
+        axes[2].annotate(label, (p["events"], p["train_seconds"]), fontsize=7)
+    axes[2].set(xscale="log", xlabel="events", ylabel="seconds", ylim=(0, None))
+    axes[2].set_title("training time (LightFM, 1 epoch) vs events")
     fig.suptitle(f"Kepu scaling, measured ({loadavg()})", fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
@@ -119,7 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "scaling.png")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--replot", action="store_true", help="only redraw the plot from the last run's JSON")
     args = parser.parse_args(argv)
+    if args.replot:
+        plot(json.loads((args.cache / "scaling_curves.json").read_text(encoding="utf-8")), args.plot)
+        return 0
     points = []
     for spec in args.worlds.split(","):
         n_items, n_users, n_events = (int(x) for x in spec.split(":"))
