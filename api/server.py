@@ -17,8 +17,9 @@ def serve(
     log_level: str = "info",
     access_log: bool = True,
 ) -> None:
-    """Serve one process. The recommendation service keeps cursor snapshots in memory, so scale with
-    more machines behind sticky sessions rather than several workers per process."""
+    """Serve one process. For several, use `kepu serve --workers N` or several replicas on one PostgreSQL
+    store behind a load balancer: cursors, history and the active model live in the store, so no sticky
+    sessions are needed (docs/scaling.md, tests/test_replicas.py)."""
     app = create_app(settings or ApiSettings())
     uvicorn.run(
         app,

@@ -96,9 +96,9 @@ def neural_contenders(texts: list[str], args: argparse.Namespace) -> dict[str, C
     use = UseMultilingualEncoder()  # one instance: its text cache makes the hybrid rows pay for tfidf-svd only
     contenders: dict[str, Callable[[], np.ndarray]] = {"use-multilingual": lambda: use.encode(texts)}
     for weight in args.hybrid_weights:
-        contenders[f"hybrid tfidf_weight={weight}"] = lambda weight=weight: HybridEncoder(
-            weight, TfidfSvdEncoder(), use
-        ).fit(texts).encode(texts)
+        contenders[f"hybrid tfidf_weight={weight}"] = lambda weight=weight: (
+            HybridEncoder(weight, TfidfSvdEncoder(), use).fit(texts).encode(texts)
+        )
     return contenders
 
 

@@ -56,9 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         f"demo catalog: {len(items)} items, {n_labelled} editor-labelled;"
         f" {args.folds}-fold CV, seed {args.seed}; encoder: {args.encoder or 'char TF-IDF (tagger default)'}"
     )
-    header = (
-        f"{'variant':<16}" + "".join(f"{label:>10}" for label in LABELS) + f"{'macro-F1':>10}{'ratio':>8}"
-    )
+    header = f"{'variant':<16}" + "".join(f"{label:>10}" for label in LABELS) + f"{'macro-F1':>10}{'ratio':>8}"
     print(header)
     print(f"{'support':<16}" + "".join(f"{results[0].support[label]:>10}" for label in LABELS))
     for result in results:

@@ -6,6 +6,11 @@ memory-mapped so processes share them. Activation goes through the store's model
 Format 2 stores any `recommender.rankers` ranker (`ranker.<array>.npy` + its params in the manifest) and
 the online blend fitted on validation (`online_blend.json`). Format-1 bundles (LightFM arrays only) still
 load, as a LightFM ranker with the documented default blend; newer formats are refused with a message.
+
+Every array is a plain `.npy` (uncompressed), so `np.load(mmap_mode="r")` maps it: the pages are shared by
+every worker process on the machine, and a worker's private memory does not grow with the user count.
+User ids are also saved as two mapped arrays (`user_ids.keys.npy`, `user_ids.rows.npy`, see
+`recommender.mapped_ids`); bundles written before them (only `user_ids.json`) still load, into an `IdMap`.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from features.idmap import IdMap
 from features.interactions import EVENT_WEIGHTS
 from features.item_features import ItemFeatureBuilder
 from features.user_features import UserFeatureBuilder
+from recommender.mapped_ids import SortedIds, save_sorted_ids
 from recommender.online_blend import OnlineBlend
 from recommender.rankers import Ranker, RankerError, ranker_from_state
 
@@ -44,6 +50,7 @@ V1_RANKER_ARRAYS = (
     "item_feature_embeddings",
     "item_feature_biases",
 )
+MAPPED_USER_IDS = {"user_ids.keys.npy", "user_ids.rows.npy"}
 HISTORY_CAP = 10.0
 """Cap on one (user, item) history weight, as `InteractionMatrixBuilder.max_value`."""
 
@@ -73,7 +80,7 @@ class Bundle:
     path: Path | None
     manifest: dict[str, Any]
     item_map: IdMap
-    user_map: IdMap
+    user_map: IdMap | SortedIds
     ranker: Ranker
     arrays: dict[str, np.ndarray]
     user_features: UserFeatureBuilder
@@ -188,6 +195,7 @@ def _write_files(
         np.save(folder / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
     for name, doc in docs.items():
         (folder / f"{name}.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    save_sorted_ids(folder, "user_ids", docs["user_ids"])
     files = {p.name: sha256_file(p) for p in sorted(folder.iterdir())}
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -241,7 +249,9 @@ def load_bundle(path: Path | str, mmap: bool = True) -> Bundle:
     def array(name: str) -> np.ndarray:
         return np.load(folder / f"{name}.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
 
-    docs = {n: json.loads((folder / f"{n}.json").read_text(encoding="utf-8")) for n in JSONS}
+    mapped_users = set(files) >= MAPPED_USER_IDS
+    parsed = [n for n in JSONS if not (mapped_users and n == "user_ids")]  # 1M ids parse into ~150 MB
+    docs = {n: json.loads((folder / f"{n}.json").read_text(encoding="utf-8")) for n in parsed}
     try:
         if fmt == 1:
             ranker = ranker_from_state("lightfm", {n: array(n) for n in V1_RANKER_ARRAYS}, manifest.get("params", {}))
@@ -259,7 +269,7 @@ def load_bundle(path: Path | str, mmap: bool = True) -> Bundle:
         path=folder,
         manifest=manifest,
         item_map=IdMap(docs["item_ids"]),
-        user_map=IdMap(docs["user_ids"]),
+        user_map=SortedIds.load(folder, "user_ids", mmap) if mapped_users else IdMap(docs["user_ids"]),
         ranker=ranker,
         arrays={n: array(n) for n in PRIORS},
         user_features=UserFeatureBuilder.from_state(docs["user_features"]),

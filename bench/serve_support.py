@@ -1,0 +1,118 @@
+"""Start a real API server for a benchmark (uvicorn factory mode, N worker processes, configured only by
+KEPU_* variables, exactly as `kepu serve --workers N` runs it), wait until it is ready, warm every worker,
+and read per-process memory (RSS, PSS, USS, and what is mapped from the bundle and index files)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+MB = 1024 * 1024
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    base: str
+    process: subprocess.Popen
+
+    def workers(self) -> list[psutil.Process]:
+        """The worker processes (uvicorn's children with --workers > 1, else the process itself)."""
+        parent = psutil.Process(self.process.pid)
+        children = [c for c in parent.children(recursive=False) if "spawn_main" in " ".join(c.cmdline())]
+        return children or [parent]
+
+
+@contextmanager
+def server(
+    env: dict[str, str], workers: int = 1, log: Path | None = None, ready_timeout: float = 600
+) -> Iterator[Server]:
+    """A uvicorn server over `env` with `workers` processes; stopped (SIGINT, then kill) afterwards."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    out = log.open("w") if log else subprocess.DEVNULL
+    process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"server exited with {process.returncode} (log: {log})")
+            try:
+                if httpx.get(f"{base}/readyz", timeout=30).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"server not ready within {ready_timeout:.0f} s (log: {log})")
+            time.sleep(0.5)
+        yield Server(base, process)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if log:
+            out.close()  # type: ignore[union-attr]
+
+
+def warm(base: str, paths: Sequence[str], rounds: int = 2, concurrency: int = 4) -> None:
+    """Send every path `rounds` times from `concurrency` threads, so every worker answers each kind of
+    request at least once (the kernel spreads connections over the workers)."""
+    with httpx.Client(timeout=600) as client, ThreadPoolExecutor(concurrency) as pool:
+        for _ in range(rounds):
+            list(pool.map(lambda p: client.get(f"{base}{p}").status_code, list(paths) * concurrency))
+
+
+@dataclass(frozen=True)
+class Memory:
+    """One process's memory in MB: resident, proportional (shared pages split among their users), unique,
+    and the resident / proportional part mapped from files under `mapped_root` (bundle, index)."""
+
+    pid: int
+    rss: float
+    pss: float
+    uss: float
+    mapped_rss: float
+    mapped_pss: float
+    mapped_size: float
+
+
+def memory(process: psutil.Process, mapped_root: Path) -> Memory:
+    info = process.memory_full_info()
+    mapped_rss = mapped_pss = mapped_size = 0
+    root = str(mapped_root.resolve())
+    for region in process.memory_maps(grouped=True):
+        if region.path.startswith(root):
+            mapped_rss += region.rss
+            mapped_pss += region.pss
+            mapped_size += region.size
+    mapped = (mapped_rss / MB, mapped_pss / MB, mapped_size / MB)
+    return Memory(process.pid, info.rss / MB, info.pss / MB, info.uss / MB, *mapped)
+
+
+def loadavg() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} (2 cores)"
