@@ -352,11 +352,12 @@ class RecommendationService:
     def _refresh(self, state: _CatalogState | None, version: str) -> _CatalogState:
         """The next catalog state: the store's changes since `state` applied item by item, or a full
         build (first view, a bulk ingest). Caller holds `_lock` (only writers of the state take it)."""
-        if state is not None:
-            changes = self.store.item_changes_since(state.mark)
+        feed = getattr(self.store, "item_changes_since", None)  # in-memory catalogs (validation) have none
+        if state is not None and feed is not None:
+            changes = feed(state.mark)
             if changes.complete:
                 return self._apply(state, changes.items, changes.deleted, changes.mark, version)
-        mark = self.store.item_changes_since(None).mark
+        mark = feed(None).mark if feed is not None else None
         items = list(self.store.iter_items())
         self._sync_index(items, full=True)
         bundle = self.bundle
