@@ -30,6 +30,7 @@ from features.user_features import UserFeatureBuilder
 from recommender.model_selection import DEFAULT_MODEL, Selection, ValidationSet, auto_candidates, select
 from recommender.rankers import EASE_MAX_ITEMS, Ranker, RankerError, TrainingData, make_ranker, ranker_names
 from recommender.rankers.blend import BlendRanker
+from recommender.rankers.cold_start import ColdStart, fit_cold_start
 from recommender.registry import Bundle, BundleError, load_bundle, register, save_bundle
 from recommender.validation_store import cutoff_time
 
@@ -145,6 +146,12 @@ class TrainingSet:
         self.fitted[name] = ranker
         return ranker
 
+    def cold_start(self, ranker: Ranker, inter: Interactions) -> ColdStart | None:
+        """The cold-start companions served beside `ranker` (`recommender.rankers.cold_start`)."""
+        users = _users_for(inter.user_map.to_list(), self.known)
+        data = TrainingData(inter.matrix, self.user_builder.transform(users), self.item_x)
+        return fit_cold_start(ranker, data, self.seed, fit=lambda name: self.fit(name, inter))
+
     def bundle(
         self, ranker: Ranker, inter: Interactions, events: pd.DataFrame, now: datetime | None, version: str
     ) -> tuple[Bundle, dict[str, np.ndarray]]:
@@ -172,6 +179,7 @@ class TrainingSet:
             user_features=self.user_builder,
             item_features=self.item_builder,
             audiences=list(AUDIENCES),
+            cold=self.cold_start(ranker, inter),
         )
         return bundle, priors
 
@@ -292,7 +300,7 @@ def train_bundle_from_data(
     inter = fitted_on or tset.interactions(events, now)
     ranker = tset.fit(chosen, inter)
     version = version or datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-s{seed}"
-    _, priors = tset.bundle(ranker, inter, events, now, version)
+    served, priors = tset.bundle(ranker, inter, events, now, version)
     n_users, n_items = inter.matrix.shape
     counts = {
         "items": n_items,
@@ -315,6 +323,7 @@ def train_bundle_from_data(
         item_features=tset.item_builder,
         audiences=list(AUDIENCES),
         blend=selection.blend if selection else None,
+        cold=served.cold,
         manifest_extra={
             "seed": seed,
             "encoder": encoder_spec,
