@@ -107,8 +107,14 @@ class ColdUserRanker:
         target = np.concatenate(labels)
         if target.min() == target.max():
             raise RankerError("model: cold-user needs both interacted and non-interacted items")
-        regression = LogisticRegression(C=self.params["C"], max_iter=1000).fit(np.concatenate(blocks), target)
-        self.coef_ = regression.coef_[0].astype(np.float32)
+        design = np.concatenate(blocks)
+        # standardised columns converge in a few L-BFGS steps; the shift is one constant per user (it
+        # moves every item's score alike), so coef / std ranks exactly as the fitted model does
+        spread = design.std(axis=0)
+        spread[spread == 0] = 1.0
+        regression = LogisticRegression(C=self.params["C"], max_iter=300)
+        regression.fit((design - design.mean(axis=0)) / spread, target)
+        self.coef_ = (regression.coef_[0] / spread).astype(np.float32)
         ref = self._reference(x, active)
         self.items_ = np.column_stack([ref.log_global, ref.lift.T, ref.ridge.T]).astype(np.float32)
         return self
