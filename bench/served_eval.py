@@ -14,9 +14,11 @@ fast setting (100 held-out users / users with held-out items) unless `--cold-ful
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from collections import defaultdict
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -111,11 +113,27 @@ def main() -> None:
     parser.add_argument("--model", default="auto")
     parser.add_argument("--cold-full", action="store_true")
     parser.add_argument("--skip", nargs="*", default=[], choices=["warm", "cold"])
+    parser.add_argument("--save", type=Path, default=None, help="write the runs as JSON (one file per process)")
+    parser.add_argument("--merge", type=Path, nargs="*", default=None, help="print the tables of saved runs")
     args = parser.parse_args()
+    if args.merge is not None:
+        merged: dict[str, dict[int, list[ModelRun]]] = defaultdict(dict)
+        for path in args.merge:
+            for part, by_seed in json.loads(path.read_text(encoding="utf-8")).items():
+                for seed, runs in by_seed.items():
+                    merged[part][int(seed)] = [ModelRun(**r) for r in runs]
+        if merged.get("cold_users"):
+            print(cold_tables(merged["cold_users"], merged["cold_items"]))
+        if merged.get("warm"):
+            print(warm_table(merged["warm"]))
+        return
     data_dir = Path(args.data_dir) if args.data_dir else None
     config = ServiceRun(args.test_users, args.model, args.validation_users, args.ablation_users)
     print(f"load average {os.getloadavg()[0]:.2f} (2 shared cores); {config}; cold full: {args.cold_full}")
     start = time.perf_counter()
+    users: dict[int, list[ModelRun]] = {}
+    items: dict[int, list[ModelRun]] = {}
+    warm: dict[int, list[ModelRun]] = {}
     if "cold" not in args.skip:
         users = {s: movielens_service_cold_users(data_dir, s, 10, not args.cold_full) for s in args.seeds}
         items = {s: movielens_service_cold_items(data_dir, s, 10, not args.cold_full) for s in args.seeds}
@@ -125,6 +143,10 @@ def main() -> None:
         warm = {s: run_service(data_dir, s, 10, config) for s in args.seeds}
         print(warm_table(warm))
     print(f"wall {time.perf_counter() - start:.0f}s, load average {os.getloadavg()[0]:.2f}")
+    if args.save is not None:
+        saved = {"cold_users": users, "cold_items": items, "warm": warm}
+        doc = {part: {s: [asdict(r) for r in runs] for s, runs in by.items()} for part, by in saved.items()}
+        args.save.write_text(json.dumps(doc, default=float), encoding="utf-8")
 
 
 if __name__ == "__main__":

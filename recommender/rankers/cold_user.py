@@ -27,7 +27,7 @@ FLOOR = 1e-6
 MAX_USERS = 20_000
 """Training users (a seeded sample) the segment statistics and the regression use: the lifts are stable
 long before, and the dense profile design stays small however many users the store has."""
-NEGATIVES_PER_USER = 200
+NEGATIVES_PER_USER = 100
 """Non-interacted items sampled per simulated cold user (case-control: the weights stay consistent)."""
 
 
@@ -50,7 +50,7 @@ class _Reference:
         """(len(items), 2 + n_columns) pair features of one user (active columns) against `items`."""
         lifts = active[:, None] * self.lift[:, items]
         ridge = np.append(active, 1.0) @ self.ridge[:, items]
-        return np.column_stack([self.log_global[items], lifts.T, ridge])
+        return np.column_stack([self.log_global[items], lifts.T, ridge]).astype(np.float32)
 
 
 class ColdUserRanker:
@@ -110,10 +110,12 @@ class ColdUserRanker:
         design = np.concatenate(blocks)
         # standardised columns converge in a few L-BFGS steps; the shift is one constant per user (it
         # moves every item's score alike), so coef / std ranks exactly as the fitted model does
-        spread = design.std(axis=0)
+        probe = design[rng.choice(len(design), size=min(len(design), 20_000), replace=False)]
+        center, spread = probe.mean(axis=0), probe.std(axis=0)
         spread[spread == 0] = 1.0
-        regression = LogisticRegression(C=self.params["C"], max_iter=300)
-        regression.fit((design - design.mean(axis=0)) / spread, target)
+        design -= center
+        design /= spread
+        regression = LogisticRegression(C=self.params["C"], max_iter=300).fit(design, target)
         self.coef_ = (regression.coef_[0] / spread).astype(np.float32)
         ref = self._reference(x, active)
         self.items_ = np.column_stack([ref.log_global, ref.lift.T, ref.ridge.T]).astype(np.float32)

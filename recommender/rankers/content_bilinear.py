@@ -23,11 +23,12 @@ def _with_bias(matrix: np.ndarray) -> np.ndarray:
 
 
 class ContentBilinearRanker:
-    """`regularization` λ as in docs/evaluation.md §3 (the cold-items protocol)."""
+    """`regularization` λ: 100, the value §3 of docs/evaluation.md picked for genre + release-period
+    features (on Kepu's item features, MovieLens cold items seed 0: AUC 0.764 at λ 10, 0.768 at 100)."""
 
     name = "content-bilinear"
 
-    def __init__(self, seed: int = 0, regularization: float = 10.0) -> None:
+    def __init__(self, seed: int = 0, regularization: float = 100.0) -> None:
         self.seed = seed
         self.regularization = float(regularization)
         self.weights_: np.ndarray | None = None  # (f + 1, f + 1): profile side × item side
