@@ -240,10 +240,11 @@ def _choose(
     if not validation.truth:
         return None, None
     info["validation_users"] = len(validation.truth)
-    candidates, messages = auto_candidates(len(tset.items)) if model == "auto" else ([model], [])
+    inter = tset.interactions(before, cutoff)
+    n_pairs = int(inter.matrix.nnz)
+    candidates, messages = auto_candidates(len(tset.items), n_pairs) if model == "auto" else ([model], [])
     for message in messages:
         log(message)
-    inter = tset.interactions(before, cutoff)
     part = TrainingSet(**{**tset.__dict__, "fitted": {}})
 
     def bundle_for(name: str) -> Bundle:

@@ -15,7 +15,7 @@ from content_catalog.schema import User
 from features.idmap import IdMap
 from features.item_features import ItemFeatureBuilder
 from features.user_features import UserFeatureBuilder
-from recommender.model_selection import auto_candidates
+from recommender.model_selection import LIGHTFM_AUTO_INTERACTIONS, auto_candidates
 from recommender.online_blend import OnlineBlend
 from recommender.rankers import EASE_MAX_ITEMS, RankerError, TrainingData, make_ranker, ranker_names, score_users
 from recommender.rankers.cold_start import ColdStart, fit_cold_start
@@ -189,6 +189,8 @@ def test_unknown_format_and_ranker_are_refused_clearly(world: dict, tmp_path: Pa
 
 def test_dense_item_item_models_are_skipped_above_the_item_limit() -> None:
     assert auto_candidates(EASE_MAX_ITEMS)[0] == ["ease", "lightfm", "ease+lightfm"]
+    kept, messages = auto_candidates(100, LIGHTFM_AUTO_INTERACTIONS + 1)  # LightFM costs more than it serves
+    assert kept == ["ease"] and "skipped lightfm" in messages[0]
     kept, messages = auto_candidates(EASE_MAX_ITEMS + 1)
     assert kept == ["lightfm"] and "skipped ease" in messages[0] and str(EASE_MAX_ITEMS) in messages[0]
 
