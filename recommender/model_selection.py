@@ -38,11 +38,12 @@ MIN_SELECTION_USERS = 20
 
 
 LIGHTFM_AUTO_INTERACTIONS = 50_000
-"""Above this many training (user, item) interactions `auto` does not try LightFM beside EASE: its 30 WARP
-epochs are the bulk of `kepu train` (MovieLens-100k, 80k interactions: LightFM ≈ 40 % of the CPU, its two candidates' served
-validation ≈ 20 %) and neither candidate served better than EASE there (validation NDCG@10 EASE 0.385,
-EASE+LightFM 0.385, LightFM 0.373; bench/train_timing.py). Profile-only visitors and new items no longer
-need it: the cold-start companions answer them. Where EASE does not fit, LightFM is still the model."""
+"""Above this many training (user, item) interactions `auto` does not try LightFM beside EASE: its 30
+WARP epochs are the bulk of `kepu train` (MovieLens-100k, 80k interactions: LightFM ≈ 40 % of the time,
+its two candidates' served validation ≈ 20 %) and neither served better than EASE there (validation
+NDCG@10 EASE 0.385, EASE+LightFM 0.385, LightFM 0.373; bench/train_timing.py). Profile-only visitors
+and new items no longer need it: the cold-start companions answer them. Where EASE does not fit,
+LightFM is still the model."""
 
 
 def auto_candidates(n_items: int, n_interactions: int = 0) -> tuple[list[str], list[str]]:
