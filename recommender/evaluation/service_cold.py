@@ -1,7 +1,9 @@
 """Cold start through the service: `movielens-service-cold-users` and `movielens-service-cold-items`.
 
 Same store mapping and training code as `movielens-service` (`kepu train`'s defaults and its own
-time-ordered validation), same hold-outs as `movielens-cold-users` / `movielens-cold-items`:
+time-ordered validation, no time decay), same hold-outs as `movielens-cold-users` / `movielens-cold-items`.
+Whatever model is trained, the bundle's cold-start companions (`recommender.rankers.cold_start`) answer
+here: the cold-user ranker scores profile-only requesters, the content-bilinear ranker new items.
 
 - cold users: 20 % of users are held out with all their ratings; their profiles (audience, age band,
   town) are in the store, their events are not. Each is asked for through `RecommendationService.recommend`
