@@ -134,7 +134,7 @@ class Bundle:
     def cold_user_vector(self, feature_row: sp.spmatrix) -> np.ndarray | None:
         """A user known only by features (anonymous / registered after training)."""
         row = sp.csr_matrix(feature_row, dtype=np.float32)
-        main_dim = int(np.asarray(self.ranker.item_matrix()).shape[1])
+        main_dim = self.item_matrix.shape[1] - (self.cold.width() if self.cold is not None else 0)
         if self.cold is not None:
             vector = self.cold.profile_vector(main_dim, row)
             if vector is not None:
@@ -142,7 +142,7 @@ class Bundle:
         vector = self.ranker.profile_vector(row)
         if vector is None or self.cold is None:
             return vector
-        padding = np.zeros(self.item_matrix.shape[1] - main_dim, np.float32)
+        padding = np.zeros(self.cold.width(), np.float32)
         return np.concatenate([vector, padding]).astype(np.float32)
 
     def cold_item_matrix(self, feature_rows: sp.spmatrix) -> np.ndarray:

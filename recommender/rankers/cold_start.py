@@ -41,9 +41,16 @@ class ColdStart:
     offset: float = 0.0
 
     def _dims(self) -> tuple[int, int]:
-        p = self.profiles.item_matrix().shape[1] if self.profiles is not None else 0
-        i = self.items.item_matrix().shape[1] if self.items is not None else 0
-        return p, i
+        """Widths of the profile and item blocks (computed once: item_matrix() may build an array)."""
+        if getattr(self, "_widths", None) is None:
+            p = self.profiles.item_matrix().shape[1] if self.profiles is not None else 0
+            i = self.items.item_matrix().shape[1] if self.items is not None else 0
+            self._widths = (int(p), int(i))
+        return self._widths
+
+    def width(self) -> int:
+        """Columns the companions add to the main ranker's item rows and user vectors."""
+        return sum(self._dims())
 
     def item_matrix(self, main: np.ndarray) -> np.ndarray:
         _, i = self._dims()
