@@ -1,15 +1,22 @@
 """Item feature matrix (LightFM style): audiences, topics, format, reading level, source org, town, text
-clusters, and optional identity columns.
+clusters, publication period, and optional identity columns.
 
 Text features make a brand-new item scorable from content alone: the encoder vectors are clustered with
 k-means at fit time, and each item gets soft memberships in its `top_clusters` nearest clusters
 (`text:c07` …, weights ∝ cosine similarity). Column names: `audience:<id>` (valued by the tag score),
 `topic:<id>`, `format:<id>`, `level:<id>`, `org:<name>`, `town:<name>`, `text:c<k>`, `item:<id>`.
+
+Publication period: `published:<YYYY-MM-DD>` one-hot over up to `N_PUBLISHED_BUCKETS` periods whose lower
+edges are quantiles of the fitted items' `published_at` (so each period holds a similar share of the
+catalog). When content is consumed depends strongly on its age (MovieLens: release year), and a new item
+falls in the newest period. Bundles fitted before these columns existed ignore them (unknown names).
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -22,6 +29,8 @@ from features.idmap import IdMap
 from features.sparse_rows import rows_to_csr
 
 IDENTITY_PREFIX = "item:"
+PUBLISHED_PREFIX = "published:"
+N_PUBLISHED_BUCKETS = 10
 
 
 class ItemFeatureBuilder:
@@ -53,6 +62,7 @@ class ItemFeatureBuilder:
         names += [f"format:{f}" for f in FORMATS] + [f"level:{lv}" for lv in READING_LEVELS]
         names += [f"town:{t}" for t in TOWNS]
         names += sorted({f"org:{it.source_org}" for it in items if it.source_org})
+        names += [f"{PUBLISHED_PREFIX}{edge}" for edge in _period_edges(items)]
         self.centroids_: np.ndarray | None = None
         n_clusters = min(self.n_text_clusters, len(items))
         if vectors is not None and n_clusters >= 2:
@@ -65,6 +75,7 @@ class ItemFeatureBuilder:
         if self.identity:
             names += [f"{IDENTITY_PREFIX}{it.id}" for it in items]
         self.feature_map_ = IdMap.from_values(names)
+        self._period_cache = None
         return self
 
     @property
@@ -102,9 +113,20 @@ class ItemFeatureBuilder:
             row[f"org:{item.source_org}"] = 0.5
         if item.town:
             row[f"town:{item.town}"] = 0.5
+        if self._periods:
+            at = item.published_at.date().isoformat()
+            row[f"{PUBLISHED_PREFIX}{self._periods[max(0, bisect.bisect_right(self._periods, at) - 1)]}"] = 1.0
         if with_identity and self.identity:
             row[f"{IDENTITY_PREFIX}{item.id}"] = 1.0
         return row
+
+    @property
+    def _periods(self) -> list[str]:
+        """Lower edges (ISO dates) of the publication periods, from the fitted column names."""
+        if getattr(self, "_period_cache", None) is None:
+            names = self.feature_names_
+            self._period_cache = sorted(n[len(PUBLISHED_PREFIX) :] for n in names if n.startswith(PUBLISHED_PREFIX))
+        return self._period_cache
 
     def transform(
         self, items: Sequence[Item], vectors: np.ndarray | None = None, with_identity: bool = True
@@ -139,6 +161,17 @@ class ItemFeatureBuilder:
     def from_state(cls, state: dict[str, Any]) -> ItemFeatureBuilder:
         builder = cls(**state["params"])
         builder.feature_map_ = IdMap(state["feature_names"])
+        builder._period_cache = None
         cents = state.get("centroids")
         builder.centroids_ = None if cents is None else np.asarray(cents, dtype=np.float32)
         return builder
+
+
+def _period_edges(items: Sequence[Item]) -> list[str]:
+    """Lower edges (ISO dates) of up to `N_PUBLISHED_BUCKETS` publication periods holding similar shares
+    of the items; the first edge is the oldest item's date."""
+    if not items:
+        return []
+    days = np.array([it.published_at.date().toordinal() for it in items], dtype=np.int64)
+    quantiles = np.quantile(days, np.linspace(0.0, 1.0, N_PUBLISHED_BUCKETS + 1)[:-1], method="lower")
+    return [date.fromordinal(int(d)).isoformat() for d in np.unique(quantiles)]

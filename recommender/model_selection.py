@@ -37,9 +37,22 @@ MIN_SELECTION_USERS = 20
 """Below this many validation users the figures cannot tell candidates apart: `auto` serves DEFAULT_MODEL."""
 
 
-def auto_candidates(n_items: int) -> tuple[list[str], list[str]]:
-    """(candidates, messages): the dense item×item models are skipped above `EASE_MAX_ITEMS` items."""
+LIGHTFM_AUTO_INTERACTIONS = 50_000
+"""Above this many training (user, item) interactions `auto` does not try LightFM beside EASE: its 30
+WARP epochs are the bulk of `kepu train` (MovieLens-100k, 80k interactions: LightFM ≈ 40 % of the time,
+its two candidates' served validation ≈ 20 %) and neither served better than EASE there (validation
+NDCG@10 EASE 0.385, EASE+LightFM 0.385, LightFM 0.373; bench/train_timing.py). Profile-only visitors
+and new items no longer need it: the cold-start companions answer them. Where EASE does not fit,
+LightFM is still the model."""
+
+
+def auto_candidates(n_items: int, n_interactions: int = 0) -> tuple[list[str], list[str]]:
+    """(candidates, messages): the dense item×item models are skipped above `EASE_MAX_ITEMS` items, the
+    LightFM ones beside EASE above `LIGHTFM_AUTO_INTERACTIONS` training interactions."""
     if n_items <= EASE_MAX_ITEMS:
+        if n_interactions > LIGHTFM_AUTO_INTERACTIONS:
+            limit = LIGHTFM_AUTO_INTERACTIONS
+            return ["ease"], [f"skipped lightfm, ease+lightfm: {n_interactions} interactions > {limit} (time)"]
         return list(AUTO_CANDIDATES), []
     kept = [c for c in AUTO_CANDIDATES if "ease" not in c]
     return kept, [f"skipped ease, ease+lightfm: {n_items} items > {EASE_MAX_ITEMS} (dense items×items)"]

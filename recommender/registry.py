@@ -4,7 +4,9 @@ file. `load_bundle` verifies every checksum (a corrupt or edited bundle raises `
 memory-mapped so processes share them. Activation goes through the store's model-version table.
 
 Format 2 stores any `recommender.rankers` ranker (`ranker.<array>.npy` + its params in the manifest) and
-the online blend fitted on validation (`online_blend.json`). Format-1 bundles (LightFM arrays only) still
+the online blend fitted on validation (`online_blend.json`), and optionally the cold-start companions
+(`cold.<role>.<array>.npy` + `cold_start` in the manifest, `recommender.rankers.cold_start`); format-2
+bundles written before companions existed load without them. Format-1 bundles (LightFM arrays only) still
 load, as a LightFM ranker with the documented default blend; newer formats are refused with a message.
 
 Every array is a plain `.npy` (uncompressed), so `np.load(mmap_mode="r")` maps it: the pages are shared by
@@ -35,6 +37,7 @@ from features.user_features import UserFeatureBuilder
 from recommender.mapped_ids import SortedIds, save_sorted_ids
 from recommender.online_blend import OnlineBlend
 from recommender.rankers import Ranker, RankerError, ranker_from_state
+from recommender.rankers.cold_start import ColdStart
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 2
@@ -73,7 +76,8 @@ class Bundle:
 
     `ranker` scores (see `recommender.rankers`); `arrays` holds the priors: popularity (n_audiences,
     n_items) in `audiences` order, trending (n_items,), user_counts (n_users,) = training interactions
-    per user. `blend` is the online blend fitted on validation (None: the documented default).
+    per user. `blend` is the online blend fitted on validation (None: the documented default). `cold`
+    answers profile-only requesters and items added after training (None: the ranker alone does).
     """
 
     version: str
@@ -87,6 +91,7 @@ class Bundle:
     item_features: ItemFeatureBuilder
     audiences: list[str]
     blend: OnlineBlend | None = None
+    cold: ColdStart | None = None
     _item_matrix: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -104,7 +109,9 @@ class Bundle:
     def item_matrix(self) -> np.ndarray:
         """(n_items, d) item representations; one product with a user vector scores every item."""
         if self._item_matrix is None:
-            self._item_matrix = np.ascontiguousarray(self.ranker.item_matrix(), dtype=np.float32)
+            main = np.asarray(self.ranker.item_matrix(), dtype=np.float32)
+            matrix = main if self.cold is None else self.cold.item_matrix(main)
+            self._item_matrix = np.ascontiguousarray(matrix, dtype=np.float32)
         return self._item_matrix
 
     def history_row(self, history: Sequence[tuple[str, str]]) -> np.ndarray:
@@ -120,8 +127,12 @@ class Bundle:
 
     def user_vector(self, user_key: str | None, history: Sequence[tuple[str, str]] = ()) -> np.ndarray | None:
         """The ranker's vector for a requester with this key and live history (None: cannot score)."""
-        row = self.user_map.get(user_key) if user_key else -1
-        return self.ranker.user_vector(int(row), self.history_row(history))
+        row = int(self.user_map.get(user_key) if user_key else -1)
+        live = self.history_row(history)
+        vector = self.ranker.user_vector(row, live)
+        if vector is None or self.cold is None:
+            return vector
+        return self.cold.user_vector(vector, row, live)
 
     def user_interactions(self, user_key: str) -> int:
         row = self.user_map.get(user_key)
@@ -129,11 +140,23 @@ class Bundle:
 
     def cold_user_vector(self, feature_row: sp.spmatrix) -> np.ndarray | None:
         """A user known only by features (anonymous / registered after training)."""
-        return self.ranker.profile_vector(sp.csr_matrix(feature_row, dtype=np.float32))
+        row = sp.csr_matrix(feature_row, dtype=np.float32)
+        main_dim = self.item_matrix.shape[1] - (self.cold.width() if self.cold is not None else 0)
+        if self.cold is not None:
+            vector = self.cold.profile_vector(main_dim, row)
+            if vector is not None:
+                return vector
+        vector = self.ranker.profile_vector(row)
+        if vector is None or self.cold is None:
+            return vector
+        padding = np.zeros(self.cold.width(), np.float32)
+        return np.concatenate([vector, padding]).astype(np.float32)
 
     def cold_item_matrix(self, feature_rows: sp.spmatrix) -> np.ndarray:
         """(n, d) item rows from features only, for items the model has never seen."""
-        return np.asarray(self.ranker.cold_item_matrix(sp.csr_matrix(feature_rows, dtype=np.float32)), np.float32)
+        features = sp.csr_matrix(feature_rows, dtype=np.float32)
+        rows = np.asarray(self.ranker.cold_item_matrix(features), np.float32)
+        return rows if self.cold is None else self.cold.cold_item_matrix(rows, features)
 
     def popularity_for(self, audience: str) -> np.ndarray:
         if audience not in self.audiences:
@@ -154,6 +177,7 @@ def save_bundle(
     audiences: list[str],
     manifest_extra: dict[str, Any],
     blend: OnlineBlend | None = None,
+    cold: ColdStart | None = None,
 ) -> Path:
     """Write `out_dir/<version>/` and its manifest; refuses to overwrite an existing version. Files are
     written into a hidden temporary folder first and renamed into place at the end."""
@@ -166,8 +190,10 @@ def save_bundle(
     final.parent.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=final.parent))  # renamed when complete
     ranker_arrays, ranker_params = ranker.state()
+    cold_arrays, cold_params = cold.state() if cold is not None else ({}, None)
     try:
         arrays = {**{n: priors[n] for n in PRIORS}, **{f"ranker.{n}": a for n, a in ranker_arrays.items()}}
+        arrays |= {f"cold.{n}": a for n, a in cold_arrays.items()}
         docs = {
             "item_ids": item_map.to_list(),
             "user_ids": user_map.to_list(),
@@ -177,7 +203,8 @@ def save_bundle(
             "online_blend": blend.to_json() if blend is not None else None,
         }
         model = {"name": ranker.name, "params": ranker_params, "arrays": sorted(ranker_arrays)}
-        _write_files(folder, version, arrays, {**manifest_extra, "model": model}, docs)
+        extra = {**manifest_extra, "model": model, **({"cold_start": cold_params} if cold_params else {})}
+        _write_files(folder, version, arrays, extra, docs)
         folder.chmod(0o755)
         folder.rename(final)  # atomic on one file system: a crash never leaves a half-written version
     except BaseException as exc:
@@ -211,8 +238,11 @@ def _expected_files(manifest: dict[str, Any], fmt: int) -> set[str]:
     if fmt == 1:
         return {f"{n}.npy" for n in (*V1_RANKER_ARRAYS, *PRIORS)} | {f"{n}.json" for n in JSONS}
     ranker_arrays = manifest.get("model", {}).get("arrays", [])
+    cold = manifest.get("cold_start") or {}
+    cold_arrays = [f"{role}.{n}" for role in ("profiles", "items") for n in (cold.get(role) or {}).get("arrays", [])]
     return (
         {f"{n}.npy" for n in PRIORS}
+        | {f"cold.{n}.npy" for n in cold_arrays}
         | {f"ranker.{n}.npy" for n in ranker_arrays}
         | {f"{n}.json" for n in (*JSONS, "online_blend")}
     )
@@ -255,13 +285,19 @@ def load_bundle(path: Path | str, mmap: bool = True) -> Bundle:
     try:
         if fmt == 1:
             ranker = ranker_from_state("lightfm", {n: array(n) for n in V1_RANKER_ARRAYS}, manifest.get("params", {}))
-            blend = None
+            blend, cold = None, None
         else:
             model = manifest["model"]
             arrays = {n: array(f"ranker.{n}") for n in model["arrays"]}
             ranker = ranker_from_state(model["name"], arrays, model["params"])
             raw_blend = json.loads((folder / "online_blend.json").read_text(encoding="utf-8"))
             blend = OnlineBlend.from_json(raw_blend) if raw_blend else None
+            cold = None
+            if manifest.get("cold_start"):
+                prefix = "cold."
+                names = [f.removesuffix(".npy") for f in files if f.startswith(prefix) and f.endswith(".npy")]
+                cold_arrays = {n[len(prefix) :]: array(n) for n in names}
+                cold = ColdStart.from_state(cold_arrays, manifest["cold_start"])
     except (KeyError, TypeError, RankerError) as exc:
         raise BundleError(f"{manifest_path}: cannot restore the model ({exc})") from exc
     return Bundle(
@@ -276,6 +312,7 @@ def load_bundle(path: Path | str, mmap: bool = True) -> Bundle:
         item_features=ItemFeatureBuilder.from_state(docs["item_features"]),
         audiences=list(docs["audiences"]),
         blend=blend,
+        cold=cold,
     )
 
 

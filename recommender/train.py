@@ -31,6 +31,7 @@ from features.user_features import UserFeatureBuilder
 from recommender.model_selection import DEFAULT_MODEL, Selection, ValidationSet, auto_candidates, select
 from recommender.rankers import EASE_MAX_ITEMS, Ranker, RankerError, TrainingData, make_ranker, ranker_names
 from recommender.rankers.blend import BlendRanker
+from recommender.rankers.cold_start import ColdStart, fit_cold_start
 from recommender.registry import Bundle, BundleError, load_bundle, register, save_bundle
 
 
@@ -173,6 +174,12 @@ class TrainingSet:
         self.fitted[name] = ranker
         return ranker
 
+    def cold_start(self, ranker: Ranker, inter: Interactions) -> ColdStart | None:
+        """The cold-start companions served beside `ranker` (`recommender.rankers.cold_start`)."""
+        users = _users_for(inter.user_map.to_list(), self.known)
+        data = TrainingData(inter.matrix, self.user_builder.transform(users), self.item_x)
+        return fit_cold_start(ranker, data, self.seed, fit=lambda name: self.fit(name, inter))
+
     def bundle(
         self, ranker: Ranker, inter: Interactions, events: EventColumns, now: datetime | None, version: str
     ) -> tuple[Bundle, dict[str, np.ndarray]]:
@@ -197,6 +204,7 @@ class TrainingSet:
             user_features=self.user_builder,
             item_features=self.item_builder,
             audiences=list(AUDIENCES),
+            cold=self.cold_start(ranker, inter),
         )
         return bundle, priors
 
@@ -258,10 +266,11 @@ def _choose(
     if not validation.truth:
         return None, None
     info["validation_users"] = len(validation.truth)
-    candidates, messages = auto_candidates(len(tset.items)) if model == "auto" else ([model], [])
+    inter = tset.interactions(before, cutoff)
+    n_pairs = int(inter.matrix.nnz)
+    candidates, messages = auto_candidates(len(tset.items), n_pairs) if model == "auto" else ([model], [])
     for message in messages:
         log(message)
-    inter = tset.interactions(before, cutoff)
     part = TrainingSet(**{**tset.__dict__, "fitted": {}})
 
     def bundle_for(name: str) -> Bundle:
@@ -334,7 +343,7 @@ def train_bundle_from_data(
     ranker = tset.fit(chosen, inter)
     lap("final_fit")
     version = version or datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-s{seed}"
-    _, priors = tset.bundle(ranker, inter, events, now, version)
+    served, priors = tset.bundle(ranker, inter, events, now, version)
     n_users, n_items = inter.matrix.shape
     counts = {
         "items": n_items,
@@ -357,6 +366,7 @@ def train_bundle_from_data(
         item_features=tset.item_builder,
         audiences=list(AUDIENCES),
         blend=selection.blend if selection else None,
+        cold=served.cold,
         manifest_extra={
             "seed": seed,
             "encoder": encoder_spec,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 import pytest
 
@@ -109,3 +111,25 @@ def test_state_round_trip_and_dimension_check() -> None:
         builder.transform(its, unit_vectors(len(its), dim=4))
     with pytest.raises(ValueError, match="n_items=3"):
         builder.transform(its, unit_vectors(2))
+
+
+def test_publication_period_columns_follow_the_catalog_and_put_new_items_in_the_newest() -> None:
+    """Periods are quantiles of the fitted items' dates; an item published after all of them lands in the
+    newest period, one before all of them in the oldest, and a restored builder maps dates identically."""
+    dated = [
+        Item(id=f"i{y}", title=f"t{y}", topics=["health"], published_at=datetime(y, 1, 1, tzinfo=UTC))
+        for y in range(1990, 2010)
+    ]
+    builder = ItemFeatureBuilder(n_text_clusters=0, identity=False, normalize=False).fit(dated)
+    periods = [n for n in builder.feature_names_ if n.startswith("published:")]
+    assert periods[0] == "published:1990-01-01" and 2 <= len(periods) <= 10
+    late = Item(id="new", title="new", published_at=datetime(2030, 5, 1, tzinfo=UTC))
+    early = Item(id="old", title="old", published_at=datetime(1950, 5, 1, tzinfo=UTC))
+    restored = ItemFeatureBuilder.from_state(builder.get_state())
+    for b in (builder, restored):
+        row = b.transform([late, early])
+        names = [
+            [b.feature_names_[c] for c in row[i].indices if b.feature_names_[c].startswith("published:")]
+            for i in (0, 1)
+        ]
+        assert names == [[periods[-1]], [periods[0]]]

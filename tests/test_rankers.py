@@ -15,10 +15,11 @@ from content_catalog.schema import User
 from features.idmap import IdMap
 from features.item_features import ItemFeatureBuilder
 from features.user_features import UserFeatureBuilder
-from recommender.model_selection import auto_candidates
+from recommender.model_selection import LIGHTFM_AUTO_INTERACTIONS, auto_candidates
 from recommender.online_blend import OnlineBlend
 from recommender.rankers import EASE_MAX_ITEMS, RankerError, TrainingData, make_ranker, ranker_names, score_users
-from recommender.registry import PRIORS, BundleError, load_bundle, save_bundle, sha256_file
+from recommender.rankers.cold_start import ColdStart, fit_cold_start
+from recommender.registry import PRIORS, Bundle, BundleError, load_bundle, save_bundle, sha256_file
 from recommender.rerank import BlendWeights
 from tests.test_service_support import demo_encoder, demo_items
 
@@ -48,7 +49,9 @@ def world() -> dict:
     }
 
 
-def _save(world: dict, ranker: object, folder: Path, blend: OnlineBlend | None = None) -> Path:
+def _save(
+    world: dict, ranker: object, folder: Path, blend: OnlineBlend | None = None, cold: ColdStart | None = None
+) -> Path:
     data = world["data"]
     priors = {
         "popularity": np.ones((6, data.n_items), np.float32),
@@ -67,10 +70,15 @@ def _save(world: dict, ranker: object, folder: Path, blend: OnlineBlend | None =
         audiences=["youth", "farmers", "workers", "seniors", "officials", "public"],
         manifest_extra={},
         blend=blend,
+        cold=cold,
     )
 
 
-@pytest.mark.parametrize("name", ["lightfm", "ease", "item-knn", "ease+lightfm"])
+PROFILE_ONLY = {"cold-user"}
+"""Rankers that score every user from their profile (no per-user vector)."""
+
+
+@pytest.mark.parametrize("name", ["lightfm", "ease", "item-knn", "ease+lightfm", "content-bilinear", "cold-user"])
 def test_every_ranker_round_trips_with_identical_scores(world: dict, name: str, tmp_path: Path) -> None:
     assert name in ranker_names()
     data = world["data"]
@@ -87,7 +95,7 @@ def test_every_ranker_round_trips_with_identical_scores(world: dict, name: str, 
     before = score_users(ranker, rows, data.interactions)
     after = score_users(loaded.ranker, rows, data.interactions)
     np.testing.assert_array_equal(before, after)
-    assert np.isfinite(before).any()
+    assert np.isfinite(before).any() != (name in PROFILE_ONLY)
     new_items = data.item_features[:5]
     np.testing.assert_array_equal(ranker.cold_item_matrix(new_items), loaded.ranker.cold_item_matrix(new_items))
     profile = world["user_builder"].profile_row(["seniors"], "60_plus")
@@ -95,10 +103,50 @@ def test_every_ranker_round_trips_with_identical_scores(world: dict, name: str, 
     assert (expected is None) == (got is None)
     if expected is not None:
         np.testing.assert_array_equal(expected, got)
+    assert expected is not None or name not in PROFILE_ONLY | {"content-bilinear", "lightfm"}
     # the service's entry point: a known user's vector from their key and live history
     history = [(world["items"][c].id, "view") for c in data.interactions[3].indices]
     vector = loaded.user_vector("u3", history)
-    np.testing.assert_allclose(loaded.item_matrix @ vector, before[3], rtol=1e-5, atol=1e-5)
+    if name in PROFILE_ONLY:
+        assert vector is None
+    else:
+        np.testing.assert_allclose(loaded.item_matrix @ vector, before[3], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("main", ["ease", "lightfm", "content-bilinear", "cold-user"])
+def test_cold_start_companions_round_trip_and_leave_known_scores_alone(world: dict, main: str, tmp_path: Path) -> None:
+    """Whatever the main ranker: profile-only visitors get the cold-user ranker, items added after
+    training the content-bilinear one; a known user's scores of trained items stay the main ranker's."""
+    data = world["data"]
+    ranker = make_ranker(main, seed=1, **FAST.get(main, {})).fit(data)
+    cold = fit_cold_start(ranker, data, seed=1)
+    assert cold is not None
+    assert (cold.profiles is None) == (main == "cold-user") and (cold.items is None) == (main == "content-bilinear")
+    folder = _save(world, ranker, tmp_path, cold=cold)
+    loaded = load_bundle(folder)
+    assert loaded.cold is not None and loaded.model_name == main
+    fresh = Bundle(**{**loaded.__dict__, "_item_matrix": None, "cold": cold})  # the in-memory companions
+    np.testing.assert_array_equal(loaded.item_matrix, fresh.item_matrix)
+    new_items = data.item_features[:7]
+    np.testing.assert_array_equal(loaded.cold_item_matrix(new_items), fresh.cold_item_matrix(new_items))
+    profile = world["user_builder"].profile_row(["seniors"], "60_plus")
+    np.testing.assert_array_equal(loaded.cold_user_vector(profile), fresh.cold_user_vector(profile))
+    history = [(world["items"][c].id, "view") for c in data.interactions[3].indices]
+    vector = loaded.user_vector("u3", history)
+    if main == "cold-user":
+        assert vector is None
+        return
+    n_trained = len(world["items"])
+    np.testing.assert_allclose(
+        loaded.item_matrix @ vector, score_users(ranker, np.array([3]), data.interactions[3])[0], rtol=1e-5, atol=1e-5
+    )
+    new_scores = loaded.cold_item_matrix(new_items) @ vector
+    if main != "content-bilinear":  # new items: the main ranker's own cold rows + bilinear on its scale
+        own = ranker.cold_item_matrix(new_items) @ ranker.user_vector(3, data.interactions[3].toarray()[0])
+        bilinear = cold.items.cold_item_matrix(new_items) @ cold.items.user_vector(3, data.interactions[3].toarray()[0])
+        np.testing.assert_allclose(new_scores, own + cold.scale * bilinear + cold.offset, rtol=1e-4, atol=1e-5)
+        assert np.ptp(new_scores) > 0
+    assert loaded.item_matrix.shape[0] == n_trained
 
 
 def test_format_1_bundles_still_load_as_lightfm(world: dict, tmp_path: Path) -> None:
@@ -141,6 +189,8 @@ def test_unknown_format_and_ranker_are_refused_clearly(world: dict, tmp_path: Pa
 
 def test_dense_item_item_models_are_skipped_above_the_item_limit() -> None:
     assert auto_candidates(EASE_MAX_ITEMS)[0] == ["ease", "lightfm", "ease+lightfm"]
+    kept, messages = auto_candidates(100, LIGHTFM_AUTO_INTERACTIONS + 1)  # LightFM costs more than it serves
+    assert kept == ["ease"] and "skipped lightfm" in messages[0]
     kept, messages = auto_candidates(EASE_MAX_ITEMS + 1)
     assert kept == ["lightfm"] and "skipped ease" in messages[0] and str(EASE_MAX_ITEMS) in messages[0]
 

@@ -1,7 +1,9 @@
 """Cold start through the service: `movielens-service-cold-users` and `movielens-service-cold-items`.
 
 Same store mapping and training code as `movielens-service` (`kepu train`'s defaults and its own
-time-ordered validation), same hold-outs as `movielens-cold-users` / `movielens-cold-items`:
+time-ordered validation, no time decay), same hold-outs as `movielens-cold-users` / `movielens-cold-items`.
+Whatever model is trained, the bundle's cold-start companions (`recommender.rankers.cold_start`) answer
+here: the cold-user ranker scores profile-only requesters, the content-bilinear ranker new items.
 
 - cold users: 20 % of users are held out with all their ratings; their profiles (audience, age band,
   town) are in the store, their events are not. Each is asked for through `RecommendationService.recommend`
@@ -47,18 +49,27 @@ def _trained_store(
     tmp: str, data: MovieLens100k, item_rows: np.ndarray, event_rows: np.ndarray, seed: int, fast: bool
 ) -> tuple[Store, Bundle, Any, VectorIndex, float]:
     """A store with the given movies, every profile and the given ratings, trained like `kepu train`."""
-    items = [movie_items(data)[i] for i in item_rows]
+    every_item = movie_items(data)
+    items = [every_item[i] for i in item_rows]
     store = Store(f"sqlite:///{Path(tmp) / 'kepu.db'}")
     store.upsert_items(items, actor="movielens")
     for user in movie_users(data):
         store.upsert_user(user)
     store.add_events(rating_events(data, event_rows))
     encoder = make_encoder("tfidf-svd", dim=ENCODER_DIM, random_state=seed)
-    encoder.fit([it.text for it in movie_items(data)])  # the text model knows every title, as in production
+    encoder.fit([it.text for it in every_item])  # the text model knows every title, as in production
     start = time.perf_counter()
-    params = TrainParams(max_validation_users=80 if fast else 200)
+    # no time decay, as in `movielens-service`: held-out users arrive throughout the ratings' span and are
+    # asked for at their arrival, so recency relative to the end of training carries no meaning here
+    params = TrainParams(half_life_days=None, max_validation_users=80 if fast else 200)
     bundle = train_bundle(
-        store, encoder, Path(tmp) / "models", seed, params=params, version=f"cold-s{seed}", register_version=False,
+        store,
+        encoder,
+        Path(tmp) / "models",
+        seed,
+        params=params,
+        version=f"cold-s{seed}",
+        register_version=False,
         model="ease" if fast else "auto",
     )
     index = VectorIndex(ENCODER_DIM)
@@ -117,7 +128,8 @@ def movielens_service_cold_items(data_dir: Path | None, seed: int, k: int, fast:
     with tempfile.TemporaryDirectory(prefix="kepu-ml-cold-items-") as tmp:
         store, bundle, encoder, index, seconds = _trained_store(tmp, data, warm, warm_rows, seed, fast)
         try:
-            new_items = [movie_items(data)[i] for i in cold]
+            every_item = movie_items(data)
+            new_items = [every_item[i] for i in cold]
             store.upsert_items(new_items, actor="movielens")  # added after training: no events, no model rows
             service = _service(store, bundle, encoder, index, ServiceSettings())
             scores = np.full((len(users), len(cold)), -np.inf, dtype=np.float32)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,7 @@ from recommender.evaluation.protocols import (
 )
 from recommender.evaluation.results import ModelRun
 from recommender.evaluation.splits import random_ratio_split
-from recommender.models import PopularityModel
+from recommender.models import EASEModel, PopularityModel
 from recommender.rankers import score_users
 from recommender.registry import Bundle
 from recommender.service import RecommendationRequest, RecommendationService, ServiceSettings
@@ -132,15 +132,36 @@ def bare_scores(bundle: Bundle, data: MovieLens100k, users: np.ndarray, history:
     return out
 
 
+@dataclass(frozen=True)
+class ServiceRun:
+    """How much of the protocol to run: `test_users` (None: every test user) served, `model` trained
+    (`auto` or a ranker name), `validation_users` for its selection and blend fit, `ablation_users`
+    (0: none) each ablation serves."""
+
+    test_users: int | None
+    model: str
+    validation_users: int
+    ablation_users: int
+
+
+FAST_RUN = ServiceRun(FAST_USERS, FAST_MODEL, 80, 0)
+FULL_RUN = ServiceRun(None, "auto", 300, ABLATION_USERS)
+
+
 def movielens_service(data_dir: Path | None, seed: int, k: int, fast: bool) -> list[ModelRun]:
+    return run_service(data_dir, seed, k, FAST_RUN if fast else FULL_RUN)
+
+
+def run_service(data_dir: Path | None, seed: int, k: int, config: ServiceRun) -> list[ModelRun]:
+    """The protocol at a given size (`movielens_service` is its fast and full setting)."""
     data = load_movielens_100k(data_dir)
     train_rows, valid_rows, test_rows = random_ratio_split(data.ratings["user_idx"].to_numpy(), (0.8, 0.1, 0.1), seed)
     train, valid, test = (data.interaction_matrix(r) for r in (train_rows, valid_rows, test_rows))
     history = (train + valid).tocsr()
     history.data[:] = 1.0
     users = _users_with_truth(test)
-    if fast and len(users) > FAST_USERS:
-        users = np.sort(np.random.default_rng(seed).choice(users, size=FAST_USERS, replace=False))
+    if config.test_users is not None and len(users) > config.test_users:
+        users = np.sort(np.random.default_rng(seed).choice(users, size=config.test_users, replace=False))
     truth = test[users]
     context = _context(data, train, users)
     items = movie_items(data)
@@ -163,10 +184,10 @@ def movielens_service(data_dir: Path | None, seed: int, k: int, fast: bool) -> l
                 encoder,
                 Path(tmp) / "models",
                 seed,
-                params=TrainParams(half_life_days=None, max_validation_users=80 if fast else 300),
+                params=TrainParams(half_life_days=None, max_validation_users=config.validation_users),
                 version=f"movielens-s{seed}",
                 register_version=False,
-                model=FAST_MODEL if fast else "auto",
+                model=config.model,
                 validation_events=events_to_frame(rating_events(data, valid_rows)),
             )
             train_seconds = time.perf_counter() - start
@@ -185,18 +206,28 @@ def movielens_service(data_dir: Path | None, seed: int, k: int, fast: bool) -> l
             scores = bare_scores(bundle, data, users, train)
             runs.append(
                 evaluate_scores(
-                    f"Bare {bundle.model_name}", seed, scores, truth, k, context, exclude=history[users],
+                    f"Bare {bundle.model_name}",
+                    seed,
+                    scores,
+                    truth,
+                    k,
+                    context,
+                    exclude=history[users],
                     params={"model": bundle.model_name},
                 )
             )
             popularity = PopularityModel().fit(train)
             runs.append(
-                evaluate_scores(
-                    "Popularity", seed, popularity.score(users), truth, k, context, exclude=history[users]
-                )
+                evaluate_scores("Popularity", seed, popularity.score(users), truth, k, context, exclude=history[users])
             )
-            if not fast:
-                sample = np.sort(np.random.default_rng(seed).choice(len(users), ABLATION_USERS, replace=False))
+            if bundle.model_name != "ease":  # the strongest single bare model, for reference
+                ease = EASEModel(TrainParams().ease_regularization).fit(train)
+                runs.append(
+                    evaluate_scores("Bare ease", seed, ease.score(users), truth, k, context, exclude=history[users])
+                )
+            if config.ablation_users:
+                size = min(config.ablation_users, len(users))
+                sample = np.sort(np.random.default_rng(seed).choice(len(users), size, replace=False))
                 sample_context = _context(data, train, users[sample])
                 for label, change in {"(ablation sample)": {}, **ABLATIONS}.items():
                     ablated = _service(store, bundle, encoder, index, replace(base, **change))
