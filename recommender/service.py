@@ -15,6 +15,7 @@ each other's cursors. Without such a store they stay in this process (an in-memo
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -60,6 +61,8 @@ from recommender.rules import EditorRule, RuleSet
 from recommender.search import CatalogSearch, SearchFilters, SearchParams
 from recommender.similar import SimilarParams, rerank_similar
 from recommender.write_behind import WriteBehindSnapshotCache
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MMR_LAMBDA = 0.7
 """MMR trade-off for bundles without a fitted one (format 1): 70 % relevance, 30 % topic novelty."""
@@ -418,7 +421,19 @@ class RecommendationService:
         """Feature rows of items the model never saw, exactly as training builds them: metadata plus the
         text-cluster memberships of their encoder vectors (tests/test_train_serve_consistency.py)."""
         rows = np.flatnonzero(new)
-        vectors = self._query_vectors(view, rows.tolist()) if bundle.item_features.centroids_ is not None else None
+        centroids = bundle.item_features.centroids_
+        vectors = self._query_vectors(view, rows.tolist()) if centroids is not None else None
+        if vectors is not None and vectors.shape[1] != centroids.shape[1]:
+            # The bundle was trained with another encoder than the catalog index serves (a misconfiguration
+            # `kepu train` never makes): serve the new items on metadata alone rather than fail the write.
+            logger.warning(
+                "model %s: text clusters have dim %d but the catalog encoder gives %d; new items get metadata "
+                "features only (retrain with the catalog's encoder)",
+                bundle.version,
+                centroids.shape[1],
+                vectors.shape[1],
+            )
+            vectors = None
         return bundle.item_features.transform([view.items[r] for r in rows], vectors)
 
     def _sync_index(self, items: Sequence[Item], *, removed: Sequence[str] = (), full: bool = False) -> None:
