@@ -67,7 +67,7 @@ EVENT_TYPE_SHARE = np.array([0.55, 0.30, 0.07, 0.05, 0.02, 0.01])
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _csl_papers(data_dir: Path) -> list[tuple[str, str, str]]:
+def csl_papers(data_dir: Path) -> list[tuple[str, str, str]]:
     """(title, abstract, discipline) of every CSL paper: dev+test with abstracts, cls_ctg/train titles only."""
     corpus = load_csl(data_dir)
     papers = list(zip(corpus.titles, corpus.abstracts, corpus.labels, strict=True))
@@ -86,7 +86,7 @@ def scale_items(data_dir: Path, n: int, seed: int = SEED, abstract_share: float 
     The first len(CSL) items are the papers themselves; later ones join a paper's title with the second
     half of another title of the same discipline, so texts stay Chinese, on-topic and mostly distinct.
     """
-    papers = _csl_papers(data_dir)
+    papers = csl_papers(data_dir)
     by_discipline: dict[str, list[int]] = {}
     for i, (_, _, d) in enumerate(papers):
         by_discipline.setdefault(d, []).append(i)

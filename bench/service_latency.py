@@ -28,7 +28,6 @@ for _name in THREAD_VARIABLES:
     os.environ[_name] = "1"  # before numpy / faiss load their thread pools
 
 import argparse  # noqa: E402
-import csv  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -46,7 +45,7 @@ from lightfm import LightFM  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from content_catalog.demo_catalog import load_demo_items  # noqa: E402
-from content_catalog.encoders.evaluation import load_csl, resolve_csl_dir  # noqa: E402
+from content_catalog.encoders.evaluation import resolve_csl_dir  # noqa: E402
 from content_catalog.encoders.tfidf_svd import TfidfSvdEncoder  # noqa: E402
 from content_catalog.schema import Item, User  # noqa: E402
 from content_catalog.store import Store  # noqa: E402
@@ -59,41 +58,17 @@ from recommender.registry import Bundle  # noqa: E402
 from recommender.service import RecommendationRequest, RecommendationService  # noqa: E402
 from recommender.train import TrainParams, train_bundle, train_bundle_from_data  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.scale_data import AUDIENCE_BY_DISCIPLINE, FORMAT_CYCLE, TOPIC_BY_DISCIPLINE, csl_papers  # noqa: E402
+
 K = 10
 SEED = 7
 ENCODER_DIM = 64
 PARAMS = TrainParams(no_components=32, epochs=10, n_text_clusters=16, holdout_fraction=0.0)
 """Model as served by default (32 factors); few epochs and no holdout because only timing matters here."""
 
-AUDIENCE_BY_DISCIPLINE = {
-    "农学": "farmers",
-    "医学": "seniors",
-    "教育学": "youth",
-    "工学": "workers",
-    "管理学": "officials",
-    "法学": "officials",
-    "经济学": "officials",
-}
-"""SYNTHETIC metadata over real CSL text: a discipline's audience (anything else → public)."""
-
-TOPIC_BY_DISCIPLINE = {
-    "农学": "agri_tech",
-    "医学": "health",
-    "教育学": "scientific_thinking",
-    "工学": "advanced_manufacturing",
-    "理学": "basic_science",
-    "管理学": "digital_skills",
-    "经济学": "energy_carbon",
-    "法学": "anti_fraud_rumor",
-    "军事学": "aerospace",
-}
-"""SYNTHETIC topic per discipline (humanities and anything else → scientist_spirit)."""
-
 CLUSTER_SPREAD = 0.75
 """Norm of the within-cluster noise relative to the unit centre (clustered synthetic vectors)."""
-
-FORMAT_CYCLE = ("article", "article", "article", "video", "article", "course", "article", "video", "live", "article")
-"""SYNTHETIC format by position (deterministic, mostly articles like the real catalog)."""
 
 
 @dataclass
@@ -135,16 +110,7 @@ def top_k(scores: np.ndarray, k: int = K) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------ catalogs
 def csl_items(data_dir: Path) -> list[Item]:
     """CSL dev+test (title + abstract) and train (title only) as catalog items with SYNTHETIC metadata."""
-    corpus = load_csl(data_dir)
-    train_path = resolve_csl_dir(data_dir) / "cls_ctg" / "train.tsv"
-    train_rows: list[tuple[str, str]] = []
-    with train_path.open(encoding="utf-8", newline="") as handle:
-        for line_no, row in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
-            if len(row) != 3:
-                raise ValueError(f"{train_path}:{line_no}: expected 3 tab-separated fields, got {len(row)}")
-            train_rows.append((row[1].strip(), row[2].strip()))
-    papers = [(t, a, d) for t, a, d in zip(corpus.titles, corpus.abstracts, corpus.labels, strict=True)]
-    papers += [(t, "", d) for t, d in train_rows]
+    papers = csl_papers(data_dir)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     items = []
     for i, (title, abstract, discipline) in enumerate(papers):

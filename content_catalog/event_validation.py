@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from content_catalog.input_policy import EVENT_EARLIEST, event_time_bounds, forbidden_character
 from content_catalog.schema import ID_PATTERN, Event, EventType
-from content_catalog.store.event_bulk import EventValues
+from content_catalog.store.event_bulk import EventValues, event_values
 from content_catalog.taxonomy import CHANNELS
 
 FIELDS = frozenset(Event.model_fields)
@@ -120,18 +120,7 @@ def event_values_or_errors(record: Mapping[str, Any], latest: datetime) -> Event
             )
             for error in exc.errors(include_url=False)
         ]
-    return EventValues(
-        event.event_id,
-        event.user_id,
-        event.session_id,
-        event.item_id,
-        event.type.value,
-        event.timestamp,
-        event.dwell_seconds,
-        event.channel,
-        event.experiment,
-        event.position,
-    )
+    return event_values(event)
 
 
 def newest_accepted() -> datetime:

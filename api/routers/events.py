@@ -22,8 +22,7 @@ from api.schemas import EventsIn, EventsOut, RejectedEvent
 from content_catalog.event_validation import fast_event_values, newest_accepted
 from content_catalog.pseudonyms import ClientIds
 from content_catalog.schema import Event
-from content_catalog.store.event_bulk import EventValues
-from content_catalog.store.events import event_values
+from content_catalog.store.event_bulk import EventValues, event_values
 
 router = APIRouter(prefix="/v1", tags=["events"])
 

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from content_catalog.schema import Event
 from content_catalog.store.models import ErasureRow, ItemRow
 from content_catalog.store.records import AddEventsResult
 from content_catalog.store.stats_rollup import REACH_TYPES, mark_days_dirty
@@ -42,6 +43,22 @@ class EventValues(NamedTuple):
     channel: str | None
     experiment: str | None
     position: int | None
+
+
+def event_values(event: Event) -> EventValues:
+    """The row `insert_event_values` writes for a validated `Event`."""
+    return EventValues(
+        event.event_id,
+        event.user_id,
+        event.session_id,
+        event.item_id,
+        event.type.value,
+        event.timestamp,
+        event.dwell_seconds,
+        event.channel,
+        event.experiment,
+        event.position,
+    )
 
 
 _COLUMNS = (*EventValues._fields, "received_at")

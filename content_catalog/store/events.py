@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from content_catalog.schema import Event, User
 from content_catalog.store.errors import NotFoundError
-from content_catalog.store.event_bulk import EventBulkMixin, EventValues
+from content_catalog.store.event_bulk import EventBulkMixin, event_values
 from content_catalog.store.models import EventRow, UserRow, UserSessionRow
 from content_catalog.store.records import AddEventsResult, HistoryEntry
 from content_catalog.store.stats_rollup import mark_event_days_dirty
@@ -33,22 +33,6 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "position",
 )
 """Columns of `events_frame()`, in order."""
-
-
-def event_values(event: Event) -> EventValues:
-    """The row `insert_event_values` writes for a validated `Event`."""
-    return EventValues(
-        event.event_id,
-        event.user_id,
-        event.session_id,
-        event.item_id,
-        event.type.value,
-        event.timestamp,
-        event.dwell_seconds,
-        event.channel,
-        event.experiment,
-        event.position,
-    )
 
 
 class EventsMixin(EventBulkMixin):
