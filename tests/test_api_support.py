@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 import httpx
 from fastapi.testclient import TestClient
@@ -289,6 +290,26 @@ def uvicorn_server(tmp_path: Path, **env_overrides: str) -> Iterator[str]:
         yield base
 
 
+def wait_until_answering(
+    process: subprocess.Popen, log: IO[str], url: str, name: str, request_timeout: float = 5.0
+) -> None:
+    """Poll `url` until it answers 200 (start-up time is the machine's: bounded at 90 s, asserted nothing
+    about); a process that exits first fails with its log."""
+    deadline = time.monotonic() + 90
+    while True:
+        if process.poll() is not None:
+            log.seek(0)
+            raise AssertionError(f"{name} exited with {process.returncode}:\n{log.read()}")
+        try:
+            if httpx.get(url, timeout=request_timeout).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name} did not answer {url} within 90 s")
+        time.sleep(0.2)
+
+
 @contextmanager
 def served(command: list[str], env: dict[str, str], log_path: Path, port: int, name: str) -> Iterator[str]:
     """Run a server `command` from the repository root, wait until it answers /healthz on `port` (start-up
@@ -297,19 +318,7 @@ def served(command: list[str], env: dict[str, str], log_path: Path, port: int, n
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                raise AssertionError(f"{name} exited with {process.returncode}:\n{log.read()}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{name} did not answer /healthz within 90 s")
-            time.sleep(0.2)
+        wait_until_answering(process, log, f"{base}/healthz", name, request_timeout=1.0)
         yield base
     finally:
         process.send_signal(signal.SIGINT)

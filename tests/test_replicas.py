@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import httpx
 import pytest
@@ -43,6 +42,7 @@ from tests.test_api_support import (
     served,
     shared_trained_db,
     simulated_events,
+    wait_until_answering,
 )
 
 pytestmark = pytest.mark.postgres
@@ -160,7 +160,7 @@ def _started_together(env: dict[str, str], folder: Path, n: int) -> Iterator[lis
             processes.append(process)
             urls.append((f"http://127.0.0.1:{port}", process, log))
         for base, process, log in urls:
-            _wait_ready(base, process, log)
+            wait_until_answering(process, log, f"{base}/readyz", f"replica {base}")  # model loaded, catalog warm
         yield [base for base, _, _ in urls]
 
 
@@ -174,22 +174,6 @@ def _stop_all(processes: list[subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _wait_ready(base: str, process: subprocess.Popen, log: IO[str]) -> None:
-    """Until /readyz is OK (model loaded, catalog warmed); start-up time is the machine's, bounded at 90 s."""
-    deadline = time.monotonic() + 90
-    while True:
-        if process.poll() is not None:
-            log.seek(0)
-            raise AssertionError(f"replica {base} exited with {process.returncode}:\n{log.read()}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, f"{base} not ready within 90 s"
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
