@@ -38,6 +38,8 @@ from recommender.mapped_ids import SortedIds, save_sorted_ids
 from recommender.online_blend import OnlineBlend
 from recommender.rankers import Ranker, RankerError, ranker_from_state
 from recommender.rankers.cold_start import ColdStart
+from recommender.trending import ARRAYS as TRENDING_ARRAYS
+from recommender.trending import TrendingHistory
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 2
@@ -93,6 +95,7 @@ class Bundle:
     blend: OnlineBlend | None = None
     cold: ColdStart | None = None
     _item_matrix: np.ndarray | None = field(default=None, repr=False)
+    _trending: TrendingHistory | None = field(default=None, repr=False, compare=False)
 
     @property
     def model_name(self) -> str:
@@ -158,6 +161,28 @@ class Bundle:
         rows = np.asarray(self.ranker.cold_item_matrix(features), np.float32)
         return rows if self.cold is None else self.cold.cold_item_matrix(rows, features)
 
+    def trending_key(self, now_ts: float) -> int | None:
+        """Cache key of `trending_at(now_ts)`: its hour inside the training span, None after it."""
+        history = self.trending_history
+        return None if history is None else history.hour_key(now_ts)
+
+    def trending_at(self, now_ts: float) -> np.ndarray:
+        """Trending over the model's items as of `now` (`recommender.trending`): the end-of-training prior
+        unless `now` lies before the last training event and the bundle keeps the hourly history."""
+        history = self.trending_history
+        if history is None or history.hour_key(now_ts) is None:
+            return np.asarray(self.arrays["trending"])
+        return history.at(now_ts)
+
+    @property
+    def trending_history(self) -> TrendingHistory | None:
+        spec = self.manifest.get("trending_history")
+        if not spec or not all(n in self.arrays for n in TRENDING_ARRAYS):
+            return None
+        if self._trending is None:
+            self._trending = TrendingHistory.from_arrays(self.arrays, spec, len(self.item_map))
+        return self._trending
+
     def popularity_for(self, audience: str) -> np.ndarray:
         if audience not in self.audiences:
             raise ValueError(f"audience {audience!r} not in bundle audiences {self.audiences}")
@@ -194,6 +219,7 @@ def save_bundle(
     try:
         arrays = {**{n: priors[n] for n in PRIORS}, **{f"ranker.{n}": a for n, a in ranker_arrays.items()}}
         arrays |= {f"cold.{n}": a for n, a in cold_arrays.items()}
+        arrays |= {n: priors[n] for n in TRENDING_ARRAYS if n in priors}
         docs = {
             "item_ids": item_map.to_list(),
             "user_ids": user_map.to_list(),
@@ -244,6 +270,7 @@ def _expected_files(manifest: dict[str, Any], fmt: int) -> set[str]:
         {f"{n}.npy" for n in PRIORS}
         | {f"cold.{n}.npy" for n in cold_arrays}
         | {f"ranker.{n}.npy" for n in ranker_arrays}
+        | ({f"{n}.npy" for n in TRENDING_ARRAYS} if manifest.get("trending_history") else set())
         | {f"{n}.json" for n in (*JSONS, "online_blend")}
     )
 
@@ -307,7 +334,7 @@ def load_bundle(path: Path | str, mmap: bool = True) -> Bundle:
         item_map=IdMap(docs["item_ids"]),
         user_map=SortedIds.load(folder, "user_ids", mmap) if mapped_users else IdMap(docs["user_ids"]),
         ranker=ranker,
-        arrays={n: array(n) for n in PRIORS},
+        arrays={n: array(n) for n in (*PRIORS, *TRENDING_ARRAYS) if f"{n}.npy" in files},
         user_features=UserFeatureBuilder.from_state(docs["user_features"]),
         item_features=ItemFeatureBuilder.from_state(docs["item_features"]),
         audiences=list(docs["audiences"]),

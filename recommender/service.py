@@ -598,10 +598,11 @@ class RecommendationService:
                 ("popularity", bundle.version, who.audience),
                 lambda: aligned_prior(view, bundle.item_map, bundle.popularity_for(who.audience)),
             )
+            now_ts = state.now.timestamp()  # trending as of the request: only events up to `now` count
             signals["trending"] = self._per_view(
                 view,
-                ("trending", bundle.version),
-                lambda: aligned_prior(view, bundle.item_map, np.asarray(bundle.arrays["trending"])),
+                ("trending", bundle.version, bundle.trending_key(now_ts)),
+                lambda: aligned_prior(view, bundle.item_map, bundle.trending_at(now_ts)),
             )
         signals["audience"] = popularity
         signals["tag"] = view.audiences[:, AUDIENCE_IDS.index(who.audience)]

@@ -33,6 +33,7 @@ from recommender.rankers import EASE_MAX_ITEMS, Ranker, RankerError, TrainingDat
 from recommender.rankers.blend import BlendRanker
 from recommender.rankers.cold_start import ColdStart, fit_cold_start
 from recommender.registry import Bundle, BundleError, load_bundle, register, save_bundle
+from recommender.trending import TrendingHistory
 
 
 class TrainableEncoder(Protocol):
@@ -188,15 +189,17 @@ class TrainingSet:
         trending_builder = InteractionMatrixBuilder(half_life_days=self.params.trending_half_life_days, now=now)
         trend = interactions_from_columns(events, self.item_ids, trending_builder).matrix
         trending = np.asarray(trend.sum(axis=0), dtype=np.float32).ravel()
+        history = TrendingHistory.build(events, inter.item_map, self.params.trending_half_life_days)
         priors = {
             "popularity": _audience_popularity(inter, row_users),
             "trending": trending / trending.max() if trending.max() > 0 else trending,
             "user_counts": np.diff(inter.matrix.indptr).astype(np.int32),
+            **history.arrays(),
         }
         bundle = Bundle(
             version=version,
             path=None,
-            manifest={"version": version},
+            manifest={"version": version, "trending_history": history.spec()},
             item_map=inter.item_map,
             user_map=inter.user_map,
             ranker=ranker,
@@ -378,6 +381,7 @@ def train_bundle_from_data(
             "requested_model": model,
             "train_seconds": round(time.perf_counter() - started, 2),
             "timings": timings,
+            "trending_history": served.manifest["trending_history"],
         },
     )
     return load_bundle(folder)
