@@ -95,6 +95,18 @@ def cold_tables(users: dict[int, list[ModelRun]], items: dict[int, list[ModelRun
             f"| {seed} | {served.metrics['ndcg']:.4f} | {popularity.metrics['ndcg']:.4f} | {ratio:.3f}× | {auc:.4f} |"
         )
     lines.append(f"| mean | | | **{np.mean(ratios):.3f}×** | **{np.mean(aucs):.4f}** |")
+    ablated = sorted({r.model for runs in users.values() for r in runs if r.model.startswith("Served ")})
+    ablated = [name for name in ablated if not name.startswith("Served (")]
+    if ablated:
+        lines.append("\n| cold users: list | NDCG@10 / popularity, per seed | mean |\n| --- | --- | --- |")
+        for name in ["Served", *ablated, "Popularity (released by arrival)"]:
+            per_seed = []
+            for runs in (users[s] for s in sorted(users)):
+                run = next(r for r in runs if r.model == name or (name == "Served" and r.model.startswith("Served (")))
+                popularity = next(r for r in runs if r.model == "Popularity (global)")
+                per_seed.append(run.metrics["ndcg"] / popularity.metrics["ndcg"])
+            cells = " / ".join(f"{v:.3f}" for v in per_seed)
+            lines.append(f"| {name} | {cells} | {np.mean(per_seed):.3f}× |")
     lines.append(
         f"\ncold users {np.mean(ratios):.3f}× popularity (target ≥ {TARGET_COLD_USERS}×: "
         f"{'met' if np.mean(ratios) >= TARGET_COLD_USERS else 'NOT met'}); cold items AUC {np.mean(aucs):.4f} "
@@ -112,6 +124,7 @@ def main() -> None:
     parser.add_argument("--ablation-users", type=int, default=ABLATION_USERS)
     parser.add_argument("--model", default="auto")
     parser.add_argument("--cold-full", action="store_true")
+    parser.add_argument("--cold-ablations", action="store_true", help="cold users: one list per stage switched off")
     parser.add_argument("--skip", nargs="*", default=[], choices=["warm", "cold"])
     parser.add_argument("--save", type=Path, default=None, help="write the runs as JSON (one file per process)")
     parser.add_argument("--merge", type=Path, nargs="*", default=None, help="print the tables of saved runs")
@@ -135,7 +148,8 @@ def main() -> None:
     items: dict[int, list[ModelRun]] = {}
     warm: dict[int, list[ModelRun]] = {}
     if "cold" not in args.skip:
-        users = {s: movielens_service_cold_users(data_dir, s, 10, not args.cold_full) for s in args.seeds}
+        fast = not args.cold_full
+        users = {s: movielens_service_cold_users(data_dir, s, 10, fast, args.cold_ablations) for s in args.seeds}
         items = {s: movielens_service_cold_items(data_dir, s, 10, not args.cold_full) for s in args.seeds}
         print(cold_tables(users, items), flush=True)
         print(f"wall {time.perf_counter() - start:.0f}s, load average {os.getloadavg()[0]:.2f}\n", flush=True)

@@ -111,20 +111,23 @@ def _vector(weights: BlendWeights) -> np.ndarray:
     return np.array([weights.as_dict()[name] for name in SOURCES], dtype=np.float32)
 
 
-def fit_online_blend(samples: Sequence[BlendSample], k: int = 10) -> OnlineBlend:
-    """Per-band weights (see module docstring); `figures` records users and NDCG@k fitted vs fallback."""
+def fit_online_blend(samples: Sequence[BlendSample], k: int = 10, cold: Sequence[BlendSample] = ()) -> OnlineBlend:
+    """Per-band weights (see module docstring); `figures` records users and NDCG@k fitted vs fallback.
+    `cold`: simulated profile-only requests (`model_selection`), fitted with the no-history band only
+    (the overall weights and MMR λ stay those of the real validation requests)."""
     fallback = BlendWeights.for_history(20, 5, has_model_user=True)
     overall, _ = _ascend(samples, _vector(fallback), k)
     edges = (*HISTORY_BANDS[1:], np.inf)
     weights, figures = [], {}
     for low, high in zip(HISTORY_BANDS, edges, strict=True):
-        band = [s for s in samples if low <= s.n_history < high]
+        band = [s for s in samples if low <= s.n_history < high] + (list(cold) if low == 0 else [])
         start = _vector(BlendWeights.for_history(low, min(low, 5), has_model_user=low > 0))
         label = f"{low}+" if high == np.inf else f"{low}-{int(high) - 1}"
         if len(band) >= MIN_BAND_USERS:
             fitted, score = _ascend(band, overall, k)
             figures[label] = {
                 "users": len(band),
+                **({"simulated_cold": len(cold)} if low == 0 and cold else {}),
                 "ndcg_fitted": round(score, 5),
                 "ndcg_fallback": round(ndcg_at_k(band, start, k), 5),
             }

@@ -5,6 +5,12 @@ the validation cutoff, and keep the one whose *served* top-k has the best valida
 The validation users are the ones with a positive event in the validation part on an item they had not
 read before (at most `max_users`, a seeded sample). Each candidate gets its own fitted blend first
 (`recommender.blend_fit`), so the comparison is between the lists each would actually serve.
+
+The no-history band is also fitted on *simulated cold* requests: every validation user with events
+before the cutoff is asked for again as a profile-only copy (`COLD_PREFIX` + id, no events) at their
+arrival (first event), and judged on all their positive items. Late arrivals alone (the users whose
+first event falls after the cutoff) would fit it only for visitors arriving right at the cutoff, where
+trending is what they read; visitors arrive at any time.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from content_catalog.schema import Item, User
 from content_catalog.vector_index import VectorIndex
@@ -35,6 +42,8 @@ DEFAULT_MODEL = "lightfm"
 """Served when there is nothing to validate on: it scores new users, new items and any catalog size."""
 MIN_SELECTION_USERS = 20
 """Below this many validation users the figures cannot tell candidates apart: `auto` serves DEFAULT_MODEL."""
+COLD_PREFIX = "cold."
+"""Id prefix of the profile-only copies of validation users (simulated cold requests, see above)."""
 
 
 LIGHTFM_AUTO_INTERACTIONS = 50_000
@@ -91,6 +100,8 @@ class ValidationSet:
     index: VectorIndex
     encoder: Any
     settings: ServiceSettings = field(default_factory=ServiceSettings)
+    cold: dict[str, tuple[datetime, set[str]]] = field(default_factory=dict)
+    """Simulated cold requests: profile-only copy id → (arrival time, every positive item of the user)."""
 
     @classmethod
     def build(
@@ -125,16 +136,44 @@ class ValidationSet:
         truth: dict[str, set[str]] = {}
         for pair in pairs.tolist():
             truth.setdefault(after.keys[pair // n_items], set()).add(after.items[pair % n_items])
-        view = HistoryBeforeCutoff.from_columns(MemoryCatalog(items, users), before.take(np.isin(before.key, chosen)))
+        cold, copies = _cold_requests(users, before, after, chosen)
+        catalog = MemoryCatalog(items, [*users, *copies])
+        view = HistoryBeforeCutoff.from_columns(catalog, before.take(np.isin(before.key, chosen)))
         # seen filtering must cover the whole history, however long
         per_key = np.bincount(seen_pairs // n_items) if len(seen_pairs) else np.zeros(1, np.int64)
         settings = ServiceSettings(history_limit=max(500, int(per_key.max(initial=1))))
-        return cls(view, {k: truth[k] for k in keys}, now, index, encoder, settings)
+        return cls(view, {k: truth[k] for k in keys}, now, index, encoder, settings, cold)
 
     def request(self, key: str, k: int) -> RecommendationRequest:
         if key.startswith("session:"):
             return RecommendationRequest(session_id=key.split(":", 1)[1], k=k, now=self.now)
+        if key in self.cold:
+            return RecommendationRequest(user_id=key, k=k, now=self.cold[key][0])
         return RecommendationRequest(user_id=key, k=k, now=self.now)
+
+
+def _cold_requests(
+    users: Sequence[User], before: EventColumns, after: EventColumns, chosen: np.ndarray
+) -> tuple[dict[str, tuple[datetime, set[str]]], list[User]]:
+    """Profile-only copies of the chosen users (codes, `after` coded like `before`) that have events
+    before the cutoff: {copy id: (arrival, positive items before and after)} and the copies."""
+    profiles = {u.id: u for u in users}
+    positive_types = [EVENT_TYPES.index(t) for t in POSITIVE_EVENTS]
+    cold: dict[str, tuple[datetime, set[str]]] = {}
+    copies: list[User] = []
+    for code in np.intersect1d(chosen, np.unique(before.key)).tolist():
+        key = before.keys[code]
+        if key not in profiles or len(COLD_PREFIX + key) > 128:  # sessions have no profile to ask with
+            continue
+        mine = before.key == code
+        later = (after.key == code) & np.isin(after.type, positive_types)
+        earlier = mine & np.isin(before.type, positive_types)
+        relevant = {before.items[i] for i in before.item[earlier].tolist()}
+        relevant |= {after.items[i] for i in after.item[later].tolist()}
+        arrival = pd.Timestamp(int(before.timestamp[mine].min()), tz="UTC").to_pydatetime()
+        cold[COLD_PREFIX + key] = (arrival, relevant)
+        copies.append(profiles[key].model_copy(update={"id": COLD_PREFIX + key, "sessions": []}))
+    return cold, copies
 
 
 def served_ndcg(service: RecommendationService, validation: ValidationSet, k: int) -> dict[str, float]:
@@ -171,7 +210,16 @@ def evaluate_candidate(bundle: Bundle, validation: ValidationSet, k: int) -> tup
         )
         for key, relevant in validation.truth.items()
     ]
-    blend = fit_online_blend(samples, k)
+    cold = [
+        make_sample(
+            service.source_scores(validation.request(key, k)),
+            relevant,
+            cfg.freshness_half_life_days,
+            cfg.freshness_weight,
+        )
+        for key, (_, relevant) in validation.cold.items()
+    ]
+    blend = fit_online_blend(samples, k, cold)
     service.swap_bundle(dataclasses.replace(bundle, blend=blend, _item_matrix=bundle._item_matrix))
     served = served_ndcg(service, validation, k)
     flat = np.ones(len(SOURCES), np.float32)

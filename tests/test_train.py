@@ -134,3 +134,33 @@ def test_failed_save_leaves_no_partial_version(trained: tuple, tmp_path: Path) -
             manifest_extra={},
         )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_trending_as_of_an_earlier_request_counts_only_events_until_then(trained: tuple) -> None:
+    """A request dated inside the training span sees trending from the hours that ended by then (decayed
+    from `now`), through the saved bundle and the service; at or after the last event, the exact prior."""
+    from content_catalog.vector_index import VectorIndex
+    from features.interactions import EVENT_WEIGHTS
+    from recommender.candidates import aligned_prior
+    from recommender.service import RecommendationRequest, RecommendationService
+    from tests.test_service_support import ENCODER_DIM
+
+    store, encoder, bundle, root, _, events = trained
+    loaded = load_bundle(root / "models" / "v1")
+    assert loaded.manifest["trending_history"]["half_life_days"] == PARAMS.trending_half_life_days
+    stamps = sorted(e.timestamp for e in events)
+    np.testing.assert_array_equal(loaded.trending_at(stamps[-1].timestamp()), loaded.arrays["trending"])
+    now = stamps[len(stamps) // 2].timestamp()
+    expected = np.zeros(len(loaded.item_map))
+    for e in events:
+        end = (e.timestamp.timestamp() // 3600 + 1) * 3600
+        weight = EVENT_WEIGHTS[str(e.type.value)]
+        if end <= now and weight > 0 and loaded.item_map.get(e.item_id) >= 0:
+            expected[loaded.item_map.get(e.item_id)] += weight * 0.5 ** ((now - end) / 86_400 / 3.0)
+    past = loaded.trending_at(now)
+    np.testing.assert_allclose(past, expected / expected.max(), rtol=1e-5, atol=1e-7)
+    assert not np.allclose(past, loaded.arrays["trending"])  # the end-of-training prior would see the future
+    service = RecommendationService(store, loaded, encoder, VectorIndex(ENCODER_DIM))
+    signals = service.source_scores(RecommendationRequest(audience="public", now=stamps[len(stamps) // 2])).signals
+    view = service.source_scores(RecommendationRequest(audience="public")).view
+    np.testing.assert_array_equal(signals["trending"], aligned_prior(view, loaded.item_map, past))

@@ -35,7 +35,7 @@ from recommender.evaluation.metrics import AUC, NDCG, Precision
 from recommender.evaluation.movielens_store import item_ids_of, movie_items, movie_users, rating_events, user_id
 from recommender.evaluation.protocols import _context, _users_with_truth, evaluate_scores, register_protocol
 from recommender.evaluation.results import ModelRun
-from recommender.evaluation.service_protocol import ENCODER_DIM, _service, list_run, serve_lists
+from recommender.evaluation.service_protocol import ABLATIONS, ENCODER_DIM, _service, list_run, serve_lists
 from recommender.evaluation.splits import holdout_ids, rows_with_ids
 from recommender.models import PopularityModel
 from recommender.registry import Bundle
@@ -77,7 +77,10 @@ def _trained_store(
     return store, bundle, encoder, index, time.perf_counter() - start
 
 
-def movielens_service_cold_users(data_dir: Path | None, seed: int, k: int, fast: bool) -> list[ModelRun]:
+def movielens_service_cold_users(
+    data_dir: Path | None, seed: int, k: int, fast: bool, ablations: bool = False
+) -> list[ModelRun]:
+    """`ablations`: also serve every held-out user once per online stage switched off (`ABLATIONS`)."""
     data = load_movielens_100k(data_dir)
     kept, held = holdout_ids(data.n_users, 0.2, seed)
     ratings = data.ratings
@@ -94,16 +97,24 @@ def movielens_service_cold_users(data_dir: Path | None, seed: int, k: int, fast:
             tmp, data, np.arange(data.n_items), warm_rows, seed, fast
         )
         try:
-            service = _service(store, bundle, encoder, index, ServiceSettings())
-            reco = np.full((len(held), k), -1, dtype=np.int64)
-            for row, user in enumerate(held):
-                now = datetime.fromtimestamp(int(arrival[user]), tz=UTC)
-                one, _ = serve_lists(service, [int(user)], k, now, column_of)
-                reco[row] = one[0]
+            lists = {}
+            for label, change in {"": {}, **ABLATIONS}.items():
+                if label and not ablations:
+                    continue
+                service = _service(store, bundle, encoder, index, ServiceSettings(**change))
+                reco = np.full((len(held), k), -1, dtype=np.int64)
+                for row, user in enumerate(held):
+                    now = datetime.fromtimestamp(int(arrival[user]), tz=UTC)
+                    one, _ = serve_lists(service, [int(user)], k, now, column_of)
+                    reco[row] = one[0]
+                lists[label] = reco
         finally:
             store.close()
     params = {"model": bundle.model_name, "selection": bundle.manifest.get("selection", {})}
-    runs = [list_run(f"Served ({bundle.model_name})", seed, reco, truth, k, context, seconds, params)]
+    runs = [list_run(f"Served ({bundle.model_name})", seed, lists[""], truth, k, context, seconds, params)]
+    for label, reco in lists.items():
+        if label:
+            runs.append(list_run(f"Served {label}", seed, reco, truth, k, context, 0.0, {}))
     popularity = PopularityModel().fit(full[kept]).score(np.zeros(len(held), dtype=np.int64))  # same row for all
     runs.append(evaluate_scores("Popularity (global)", seed, popularity, truth, k, context))
     years = data.items["year"].to_numpy(dtype=float)
