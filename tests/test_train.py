@@ -145,7 +145,7 @@ def test_trending_as_of_an_earlier_request_counts_only_events_until_then(trained
     from recommender.service import RecommendationRequest, RecommendationService
     from tests.test_service_support import ENCODER_DIM
 
-    store, encoder, bundle, root, _, events = trained
+    store, encoder, _, root, _, events = trained
     loaded = load_bundle(root / "models" / "v1")
     assert loaded.manifest["trending_history"]["half_life_days"] == PARAMS.trending_half_life_days
     stamps = sorted(e.timestamp for e in events)
