@@ -137,3 +137,38 @@ def test_frame_with_separate_validation_events_is_recoded() -> None:
     assert recoded.keys == ["a", "b", "c"] and recoded.items == ["x", "y", "z"]
     assert [recoded.keys[k] for k in recoded.key] == ["b", "c"]
     assert [recoded.items[i] for i in recoded.item] == ["z", "x"]
+
+
+def test_cold_validation_requests_are_profile_only_copies_asked_at_arrival(store: Store) -> None:
+    """Every validation user with a profile and events before the cutoff is also asked for as a
+    profile-only copy at their first event, judged on all their positive items (model_selection)."""
+    catalog = _fill(store)
+    frame = store.events_frame()
+    frame["key"] = [
+        user_key(u if isinstance(u, str) else None, s if isinstance(s, str) else None)
+        for u, s in frame[["user_id", "session_id"]].itertuples(index=False)
+    ]
+    columns = columns_from_chunks(store.iter_event_chunks(chunk_size=3))
+    cutoff = columns.cutoff(0.4)
+    users = list(store.iter_users())
+    items = [Item(id=i, title=f"条目{i}", topics=["health"], audiences=["public"]) for i in catalog]
+    before, after = columns.before(cutoff), columns.since(cutoff)
+    validation = ValidationSet.build(items, users, before, after, cutoff, None, np.eye(4, 8), 100, seed=3)
+    earlier = set(frame.loc[frame["timestamp"] < cutoff, "key"])
+    expected = {f"cold.{u.id}" for u in users if u.id in validation.truth and u.id in earlier}
+    assert expected and set(validation.cold) == expected
+    positive = frame[frame["type"].isin(POSITIVE_EVENTS)]
+    for key, (arrival, relevant) in validation.cold.items():
+        uid = key.removeprefix("cold.")
+        assert arrival == frame.loc[frame["key"] == uid, "timestamp"].min()
+        assert relevant == set(positive.loc[positive["key"] == uid, "item_id"])
+        request = validation.request(key, 5)
+        assert request.user_id == key and request.now == arrival
+        assert validation.view.user_history(key) == []
+        copy, original = validation.view.get_user(key), store.get_user(uid)
+        assert copy is not None and original is not None
+        assert (copy.audiences, copy.age_band, copy.interests) == (
+            original.audiences,
+            original.age_band,
+            original.interests,
+        )
