@@ -6,7 +6,10 @@ memory-mapped so processes share them. Activation goes through the store's model
 Format 2 stores any `recommender.rankers` ranker (`ranker.<array>.npy` + its params in the manifest) and
 the online blend fitted on validation (`online_blend.json`), and optionally the cold-start companions
 (`cold.<role>.<array>.npy` + `cold_start` in the manifest, `recommender.rankers.cold_start`); format-2
-bundles written before companions existed load without them. Format-1 bundles (LightFM arrays only) still
+bundles written before companions existed load without them. Bundles may keep the hourly trending mass
+of their training events (`trending_hours/items/mass.npy` + `trending_history` in the manifest,
+`recommender.trending`) for requests dated inside the training span; bundles without it serve the
+end-of-training `trending` prior for every request. Format-1 bundles (LightFM arrays only) still
 load, as a LightFM ranker with the documented default blend; newer formats are refused with a message.
 
 Every array is a plain `.npy` (uncompressed), so `np.load(mmap_mode="r")` maps it: the pages are shared by

@@ -91,6 +91,9 @@ def test_every_ranker_round_trips_with_identical_scores(world: dict, name: str, 
     blend = OnlineBlend((0, 5), (BlendWeights(1, 0, 0, 0), BlendWeights(0.5, 0.2, 0.3, 0.0)), {}, 0.8)
     loaded = load_bundle(_save(world, ranker, tmp_path, blend))
     assert loaded.model_name == name and loaded.blend == blend
+    # saved without an hourly trending history (as bundles before it): every request gets the prior
+    assert loaded.trending_history is None and loaded.trending_key(0.0) is None
+    np.testing.assert_array_equal(loaded.trending_at(0.0), loaded.arrays["trending"])
     rows = np.arange(N_USERS)
     before = score_users(ranker, rows, data.interactions)
     after = score_users(loaded.ranker, rows, data.interactions)
