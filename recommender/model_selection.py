@@ -161,7 +161,9 @@ def _cold_requests(
     positive_types = [EVENT_TYPES.index(t) for t in POSITIVE_EVENTS]
     cold: dict[str, tuple[datetime, set[str]]] = {}
     copies: list[User] = []
-    for code in np.intersect1d(chosen, np.unique(before.key)).tolist():
+    codes = np.intersect1d(chosen, np.unique(before.key))
+    before, after = before.take(np.isin(before.key, codes)), after.take(np.isin(after.key, codes))  # small
+    for code in codes.tolist():
         key = before.keys[code]
         if key not in profiles or len(COLD_PREFIX + key) > 128:  # sessions have no profile to ask with
             continue
