@@ -184,6 +184,8 @@ class _Who:
     history: list[Any] = field(default_factory=list)
     model_key: str | None = None  # user_key unless the bundle must not be used for them (erased)
     erasure: tuple[datetime | None] | None = None  # (when user_key was erased,) if read with the rest
+    catalog_version: str | None = None  # store.catalog_version(), if read with the rest
+    rules: list[Any] | None = None  # every editor rule (store.list_rules()), if read with the rest
 
     @property
     def audience(self) -> str:
@@ -315,14 +317,15 @@ class RecommendationService:
             with contextlib.suppress(RuntimeError):  # an encoder never fitted (empty catalog): nothing to warm
                 self.encoder.encode(["科普"])
 
-    def _catalog(self) -> tuple[CatalogView, np.ndarray | None, Bundle | None]:
+    def _catalog(self, version: str | None = None) -> tuple[CatalogView, np.ndarray | None, Bundle | None]:
         """The catalog view, item matrix and bundle, kept in step with the store (new items need no retrain).
 
         A request costs one O(1) `catalog_version()` check. When it changed, one thread applies the store's
         change feed (only the changed items: `_refresh`) and swaps in the new state; threads arriving
-        meanwhile keep serving the state they have instead of waiting.
+        meanwhile keep serving the state they have instead of waiting. `version`: the token when the
+        caller already read it (with the requester, in one transaction).
         """
-        version = self.store.catalog_version()
+        version = version if version is not None else self.store.catalog_version()
         state = self._cat
         if state is not None and state.version == version:
             return state.view, state.matrix, state.bundle
@@ -465,11 +468,15 @@ class RecommendationService:
     # ------------------------------------------------------------------------------------ who
     def _who(self, request: RecommendationRequest) -> _Who:
         if callable(getattr(self.store, "requester", None)):  # one read transaction (content_catalog.store.online)
-            found = self.store.requester(request.user_id, request.session_id, self.settings.history_limit)
+            found = self.store.requester(
+                request.user_id, request.session_id, self.settings.history_limit, catalog=True, rules=True
+            )
             user_id, user, history = found.user_id, found.user, list(found.history)
             audiences = [request.audience] if request.audience else list(user.audiences if user else [])
             key = user_id or (f"{SESSION_PREFIX}{request.session_id}" if request.session_id else None)
-            return _Who(key, user, audiences or ["public"], history, erasure=(found.erased_at,))
+            who = _Who(key, user, audiences or ["public"], history, erasure=(found.erased_at,))
+            who.catalog_version, who.rules = found.catalog_version, found.rules
+            return who
         user_id = request.user_id
         if user_id is None and request.session_id is not None:
             user_id = self.store.user_for_session(request.session_id)
@@ -498,14 +505,21 @@ class RecommendationService:
         return read, negative, recent
 
     def _rules(self, now: datetime, who: _Who, channel: str) -> RuleSet:
-        records = self.store.list_rules(active_at=now, audience=who.audience, channel=channel)
+        if who.rules is not None:  # read with the requester: keep what list_rules(now, audience, channel) keeps
+            records = [
+                r
+                for r in who.rules
+                if r.is_active(now) and r.audience in (None, who.audience) and r.channel in (None, channel)
+            ]
+        else:
+            records = self.store.list_rules(active_at=now, audience=who.audience, channel=channel)
         return RuleSet.select([EditorRule.from_record(r) for r in records], now, who.audiences, channel)
 
     # ------------------------------------------------------------------------------------ ranking
     def _state(self, request: RecommendationRequest) -> _State:
         now = (request.now or datetime.now(UTC)).astimezone(UTC)
         who = self._who(request)
-        view, item_matrix, bundle = self._catalog()
+        view, item_matrix, bundle = self._catalog(who.catalog_version)
         if who.erasure is not None:
             who.model_key = self._forgetting.model_key_given(who.user_key, bundle, who.erasure[0])
         else:

@@ -14,7 +14,7 @@ import hmac
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, or_, select, text
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, text
 from sqlalchemy.orm import Session
 
 from content_catalog.store.base import StoreBase
@@ -36,6 +36,10 @@ def owned_events(user_id: str, sessions: list[str]) -> ColumnElement[bool]:
     if sessions:
         condition = or_(condition, and_(EventRow.user_id.is_(None), EventRow.session_id.in_(sessions)))
     return condition
+
+
+ERASED_AT = select(ErasureRow.erased_at).where(ErasureRow.subject == bindparam("subject"))
+"""When one subject hash was last erased (statement built once: the online path runs it per request)."""
 
 
 def session_subject(session_id: str) -> str:
@@ -82,5 +86,6 @@ class SubjectsMixin(StoreBase):
 
     def erased_at(self, subject: str) -> datetime | None:
         """When `subject` (a user id or `session:<id>`) was last erased, or None."""
-        with self._read() as session:
-            return session.scalar(select(ErasureRow.erased_at).where(ErasureRow.subject == self.subject_hash(subject)))
+        hashed = self.subject_hash(subject)  # before the read: the first call may create the secret
+        with self._engine.connect() as connection:  # Core, statement built once: checked on the hot path
+            return connection.scalar(ERASED_AT, {"subject": hashed})
