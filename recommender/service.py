@@ -55,6 +55,7 @@ from recommender.cursor import (
     owner_of,
 )
 from recommender.forgetting import Forgetting
+from recommender.pool_blend import PoolTop, Source, pool_top, static_sum
 from recommender.registry import Bundle
 from recommender.rerank import BlendWeights, apply_pins, blend, freshness_boost, mmr
 from recommender.rules import EditorRule, RuleSet
@@ -131,6 +132,7 @@ class ServiceSettings:
 
     pool_per_source: int = 200
     snapshot_depth: int = 200
+    pool_blend_min_items: int = 5_000  # from this catalog size, blend a proven candidate pool (recommender.pool_blend)
     content_k_per_read: int = 50
     recent_reads: int = 5
     recent_half_life_days: float = 7.0
@@ -620,10 +622,15 @@ class RecommendationService:
         signals["audience"] = popularity
         signals["tag"] = view.audiences[:, AUDIENCE_IDS.index(who.audience)]
         town = who.user.town if who.user else None
-        local = np.zeros(view.size, dtype=np.float32)
-        if town:
-            local = ((view.towns == town) & np.isin(view.formats, list(explain.LOCAL_FORMATS))).astype(np.float32)
-        signals["local"] = local
+        signals["local"] = self._per_view(
+            view,
+            ("local", town or ""),
+            lambda: (
+                ((view.towns == town) & np.isin(view.formats, list(explain.LOCAL_FORMATS))).astype(np.float32)
+                if town
+                else np.zeros(view.size, dtype=np.float32)
+            ),
+        )
 
         recent = [(int(view.ids.get(i)), t) for i, t in state.recent[: cfg.recent_reads] if view.ids.get(i) >= 0]
         rows = [r for r, _ in recent]
@@ -689,8 +696,15 @@ class RecommendationService:
         self, state: _State, mask: np.ndarray
     ) -> tuple[dict[str, np.ndarray], ContentCandidates, np.ndarray, dict[str, np.ndarray]]:
         """Sources → blend → freshness → editor boosts: (signals, content, scores, contributions)."""
-        cfg, view = self.settings, state.view
         signals, content, weights = self._signals(state)
+        scores, contributions = self._blend(state, mask, signals, weights)
+        return signals, content, scores, contributions
+
+    def _blend(
+        self, state: _State, mask: np.ndarray, signals: dict[str, np.ndarray], weights: BlendWeights
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Blend → freshness → editor boosts over the whole catalog: (scores, contributions)."""
+        cfg, view = self.settings, state.view
         scores, contributions = blend(signals, weights, mask)
         scores = freshness_boost(
             scores, view.published, state.now.timestamp(), cfg.freshness_half_life_days, cfg.freshness_weight
@@ -699,7 +713,7 @@ class RecommendationService:
             row = view.ids.get(item_id)
             if row >= 0:
                 scores[row] *= factor
-        return signals, content, scores, contributions
+        return scores, contributions
 
     def score_catalog(self, request: RecommendationRequest) -> tuple[CatalogView, np.ndarray, np.ndarray]:
         """(view, allowed mask, blended scores over the catalog) of one request: the served ranking before
@@ -718,40 +732,106 @@ class RecommendationService:
         mask = self._mask(state, exclude)
         if not mask.any():
             return _Ranked([], {}, {})
-        signals, content, scores, contributions = self._scores(state, mask)
-        allowed = np.flatnonzero(mask)
-        head = self._pool(scores, signals, allowed)[: cfg.snapshot_depth]
-        ordered = mmr(head, scores[head], view.topics[head], cfg.snapshot_depth, self._mmr_lambda(state.bundle))
+        signals, content, weights = self._signals(state)
+        top = self._pool_top(state, mask, signals, weights)
+        if top is not None:  # the blend's head from a proven candidate pool (recommender.pool_blend)
+            head, head_scores = top.head, top.scores
+        else:  # the full pass over the catalog
+            scores, contributions = self._blend(state, mask, signals, weights)
+            head = self._pool(scores, signals, np.flatnonzero(mask))[: cfg.snapshot_depth]
+            head_scores = scores[head]
+        ordered = mmr(head, head_scores, view.topics[head], cfg.snapshot_depth, self._mmr_lambda(state.bundle))
         pinnable = {p.item_id for p in rules.pins if view.ids.get(p.item_id) >= 0 and mask[view.ids.get(p.item_id)]}
         ranked_ids, pinned = apply_pins([view.items[r].id for r in ordered], rules.pins, pinnable)
-        out_scores = {i: float(scores[view.ids.get(i)]) for i in ranked_ids}
-        reasons = self._reasons(state, ranked_ids, pinned, content, contributions) if state.request.explain else {}
+        rows = np.fromiter((view.ids.get(i) for i in ranked_ids), dtype=np.int64, count=len(ranked_ids))
+        if top is not None:
+            parts = top.scorer.contributions_at(rows)
+            row_scores = top.scorer.scores_at(rows, parts)
+        else:
+            parts = {name: np.asarray(part)[rows] for name, part in contributions.items()}
+            row_scores = scores[rows]
+        out_scores = dict(zip(ranked_ids, row_scores.tolist(), strict=True))
+        reasons = self._reasons(state, ranked_ids, rows, pinned, content, parts) if state.request.explain else {}
         return _Ranked(ranked_ids, out_scores, reasons)
+
+    def _pool_top(
+        self, state: _State, mask: np.ndarray, signals: dict[str, np.ndarray], weights: BlendWeights
+    ) -> PoolTop | None:
+        """The blend's head from a candidate pool, or None: run the full pass (small catalogs, settings
+        whose head is not the blend's top `snapshot_depth`, or no proof for this pool)."""
+        cfg, view = self.settings, state.view
+        if view.size < cfg.pool_blend_min_items or cfg.snapshot_depth > cfg.pool_per_source:
+            return None
+        bundle, who = state.bundle, state.who
+        version = bundle.version if bundle is not None else None
+        static = {
+            "audience": (version, who.audience),
+            "trending": (version,),
+            "tag": (who.audience,),
+            "local": (who.user.town if who.user else "",),
+        }
+        sources, static_key = {}, []
+        for name, values in signals.items():
+            if name in static:
+                key = ("order", name, *static[name])
+                order = self._per_view(view, key, lambda v=values: _descending(v))
+                sources[name] = Source(values, order if order.size == values.size else None)
+                static_key.append(key)
+            else:
+                sources[name] = Source(values, sparse=name == "content")
+        blend_weights = {name: w for name, w in weights.as_dict().items() if name in signals}
+        combined = self._per_view(
+            view,
+            ("static-sum", *static_key, *blend_weights.items()),
+            lambda: static_sum(sources, blend_weights),  # type: ignore[arg-type,return-value]
+        )
+        boosts: dict[int, float] = {}
+        for item_id, factor in state.rules.boost_factors().items():
+            row = view.ids.get(item_id)
+            if row >= 0:
+                boosts[row] = boosts.get(row, 1.0) * factor
+        freshest = self._per_view(view, ("freshest",), lambda: np.argsort(-view.published, kind="stable"))
+        return pool_top(
+            sources,
+            blend_weights,
+            mask,
+            view.published,
+            state.now.timestamp(),
+            cfg.freshness_half_life_days,
+            cfg.freshness_weight,
+            boosts,
+            cfg.snapshot_depth,
+            cfg.pool_per_source,
+            freshest,
+            combined,  # type: ignore[arg-type]
+        )
 
     def _reasons(
         self,
         state: _State,
         ranked_ids: list[str],
+        rows: np.ndarray,
         pinned: set[str],
         content: ContentCandidates,
         contributions: dict[str, np.ndarray],
     ) -> dict[str, str]:
+        """One sentence per ranked id; `rows` are their catalog rows, `contributions` each signal's weighted
+        share at those rows (aligned with `ranked_ids`)."""
         view, who = state.view, state.who
         interests = set(who.user.interests) if who.user else set()
         town = who.user.town if who.user else None
-        rows = np.fromiter((view.ids.get(i) for i in ranked_ids), dtype=np.int64, count=len(ranked_ids))
         # The inputs of `explain.reason_for` for every ranked row at once (one array pass per signal, not
         # a dict per item); the per-item loop below only picks the sentence.
         names = list(contributions)
         if names:
-            stacked = np.stack([np.asarray(contributions[name])[rows] for name in names])
+            stacked = np.stack([np.asarray(contributions[name]) for name in names])
             top_at = stacked.argmax(axis=0)  # the first of equal maxima, as max() over the dict's items
             top_values = stacked[top_at, np.arange(len(rows))].tolist()
             top_names = [names[i] for i in top_at.tolist()]
         else:
             top_values, top_names = [0.0] * len(rows), [""] * len(rows)
         content_values = (
-            np.asarray(contributions["content"])[rows].tolist() if "content" in contributions else [0.0] * len(rows)
+            np.asarray(contributions["content"]).tolist() if "content" in contributions else [0.0] * len(rows)
         )
         because = content.because_of[rows].tolist()
         fresh = (view.published[rows] >= state.now.timestamp() - 7 * 86_400).tolist()
@@ -933,3 +1013,11 @@ class RecommendationService:
             return searcher
         finally:
             self._searcher_lock.release()
+
+
+def _descending(values: np.ndarray) -> np.ndarray:
+    """Rows by descending value (stable), for a source sorted once per catalog view; empty when a value is
+    not finite (that source is then partitioned per request instead)."""
+    if not np.isfinite(values).all():
+        return np.zeros(0, dtype=np.int64)
+    return np.argsort(-values, kind="stable")
