@@ -55,6 +55,7 @@ from recommender.cursor import (
     owner_of,
 )
 from recommender.forgetting import Forgetting
+from recommender.neighbours import NeighbourCache
 from recommender.pool_blend import PoolTop, Source, pool_top, static_sum
 from recommender.registry import Bundle
 from recommender.rerank import BlendWeights, apply_pins, blend, freshness_boost, mmr
@@ -275,6 +276,7 @@ class RecommendationService:
         self._digests: dict[str, str] = digests if isinstance(digests, dict) else {}
         self._vectors: dict[str, np.ndarray] = {}
         self._forgetting = Forgetting(store)
+        self._neighbours = NeighbourCache(index)  # content neighbours per item, searched once per catalog view
         self._view_arrays: dict[tuple[Any, ...], Any] = {}  # see _per_view
 
     def _default_snapshots(self) -> SnapshotCache:
@@ -636,7 +638,7 @@ class RecommendationService:
         rows = [r for r, _ in recent]
         content = content_candidates(
             view,
-            self.index,
+            self._neighbours.for_view(view, [view.items[r].id for r in rows]) if rows else self.index,
             rows,
             self._query_vectors(view, rows) if rows else np.zeros((0, 1), dtype=np.float32),
             recency_weights([t for _, t in recent], state.now, cfg.recent_half_life_days),
