@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -277,6 +278,7 @@ class RecommendationService:
         self._vectors: dict[str, np.ndarray] = {}
         self._forgetting = Forgetting(store)
         self._neighbours = NeighbourCache(index)  # content neighbours per item, searched once per catalog view
+        self.pool_rounds: Counter[str] = Counter()  # rankings by how the head was found (bench/recommend_latency.py)
         self._view_arrays: dict[tuple[Any, ...], Any] = {}  # see _per_view
 
     def _default_snapshots(self) -> SnapshotCache:
@@ -736,6 +738,7 @@ class RecommendationService:
             return _Ranked([], {}, {})
         signals, content, weights = self._signals(state)
         top = self._pool_top(state, mask, signals, weights)
+        self.pool_rounds[f"pool, round {top.rounds}" if top is not None else "full pass"] += 1
         if top is not None:  # the blend's head from a proven candidate pool (recommender.pool_blend)
             head, head_scores = top.head, top.scores
         else:  # the full pass over the catalog
