@@ -166,8 +166,8 @@ class StaticSum:
     """The weighted sum of the static sources scaled over the whole view (float64), sorted once: one list
     to bound them all by instead of one per source (independent sources' cuts add up to a loose bound)."""
 
-    values: np.ndarray
-    order: np.ndarray
+    values: np.ndarray  # float32: the bound below allows for its rounding
+    order: np.ndarray  # int32
     scales: Mapping[str, tuple[float, float]]  # name -> view-wide (lo, hi) of the sources summed
 
 
@@ -184,7 +184,7 @@ def static_sum(sources: Mapping[str, Source], weights: Mapping[str, float]) -> S
             continue
         scales[name] = (lo, hi)
         total += w * (source.values.astype(np.float64) - lo) / (hi - lo)
-    return StaticSum(total, np.argsort(-total, kind="stable"), scales)
+    return StaticSum(total.astype(np.float32), np.argsort(-total, kind="stable").astype(np.int32), scales)
 
 
 def pool_top(
@@ -253,7 +253,7 @@ def pool_top(
             scores = scorer.scores_at(pool)
             best = np.lexsort((pool, -scores))[:depth]
             cut = float(scores[best[-1]])
-            if bound * fresh_max * (1.0 + 1e-5) + 1e-7 < cut:  # every row outside the pool scores below the cut
+            if bound * fresh_max * (1.0 + 1e-5) + 1e-6 < cut:  # every row outside the pool scores below the cut
                 return PoolTop(pool[best], scores[best], scorer, int(pool.size), rounds)
         size *= 4
         if size * 4 > n_allowed:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -57,7 +57,7 @@ from recommender.cursor import (
 )
 from recommender.forgetting import Forgetting
 from recommender.neighbours import NeighbourCache
-from recommender.pool_blend import PoolTop, Source, pool_top, static_sum
+from recommender.pool_blend import PoolTop, Source, StaticSum, pool_top, static_sum
 from recommender.registry import Bundle
 from recommender.rerank import BlendWeights, apply_pins, blend, freshness_boost, mmr
 from recommender.rules import EditorRule, RuleSet
@@ -66,6 +66,9 @@ from recommender.similar import SimilarParams, rerank_similar
 from recommender.write_behind import WriteBehindSnapshotCache
 
 logger = logging.getLogger(__name__)
+
+STATIC_SUMS_KEPT = 32
+"""Static-source sums kept for the candidate-pool blend (≈ 0.8 MB each at 100k items)."""
 
 DEFAULT_MMR_LAMBDA = 0.7
 """MMR trade-off for bundles without a fitted one (format 1): 70 % relevance, 30 % topic novelty."""
@@ -280,6 +283,8 @@ class RecommendationService:
         self._neighbours = NeighbourCache(index)  # content neighbours per item, searched once per catalog view
         self.pool_rounds: Counter[str] = Counter()  # rankings by how the head was found (bench/recommend_latency.py)
         self._view_arrays: dict[tuple[Any, ...], Any] = {}  # see _per_view
+        self._static_sums: OrderedDict[tuple[Any, ...], StaticSum] = OrderedDict()  # see _static_sum
+        self._static_view: CatalogView | None = None
 
     def _default_snapshots(self) -> SnapshotCache:
         cfg = self.settings
@@ -571,6 +576,25 @@ class RecommendationService:
             mask &= filters.topics(view, request.topics)
         return mask & filters.exclude_ids(view, state.read | state.negative | state.rules.blocks | exclude)
 
+    def _static_sum(
+        self, view: CatalogView, key: tuple[Any, ...], sources: dict[str, Source], weights: dict[str, float]
+    ) -> StaticSum:
+        """The static sources' `StaticSum` for this view, audience, town and blend weights: an LRU of its own
+        (each holds two arrays over the catalog; audiences × towns × history bands can be hundreds)."""
+        if self._static_view is not view:  # a new catalog view: every sum is stale
+            self._static_sums, self._static_view = OrderedDict(), view
+        key = (id(view), *key)  # a request still ranking on the previous view may insert after the reset
+        found = self._static_sums.get(key)
+        if found is None:
+            found = static_sum(sources, weights)
+            self._static_sums[key] = found
+            while len(self._static_sums) > STATIC_SUMS_KEPT:
+                self._static_sums.popitem(last=False)
+        else:
+            with contextlib.suppress(KeyError):  # another thread may have evicted it meanwhile
+                self._static_sums.move_to_end(key)
+        return found
+
     def _per_view(self, view: CatalogView, key: tuple[Any, ...], build: Callable[[], np.ndarray]) -> np.ndarray:
         """An array that depends only on the catalog view (and its bundle) and the key: built on the first
         request that needs it, then shared read-only until the view changes (a new view object)."""
@@ -785,11 +809,7 @@ class RecommendationService:
             else:
                 sources[name] = Source(values, sparse=name == "content")
         blend_weights = {name: w for name, w in weights.as_dict().items() if name in signals}
-        combined = self._per_view(
-            view,
-            ("static-sum", *static_key, *blend_weights.items()),
-            lambda: static_sum(sources, blend_weights),  # type: ignore[arg-type,return-value]
-        )
+        combined = self._static_sum(view, (*static_key, *blend_weights.items()), sources, blend_weights)
         boosts: dict[int, float] = {}
         for item_id, factor in state.rules.boost_factors().items():
             row = view.ids.get(item_id)
