@@ -173,6 +173,8 @@ class ServiceSettings:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if not 0.0 <= self.audience_min_score <= 1.0:
             raise ValueError(f"audience_min_score must be within [0, 1], got {self.audience_min_score}")
+        if self.pool_blend_min_items < 0:
+            raise ValueError(f"pool_blend_min_items must be >= 0, got {self.pool_blend_min_items}")
         if self.snapshot_ttl_seconds <= 0:
             raise ValueError(f"snapshot_ttl_seconds must be > 0, got {self.snapshot_ttl_seconds}")
         if self.snapshot_max_entries < 1:
