@@ -82,13 +82,42 @@ class OutageTolerantStore:
     def user_history(self, user_id: str | None = None, session_id: str | None = None, limit: int = 200) -> list[Any]:
         return self._guard(lambda: self._store.user_history(user_id=user_id, session_id=session_id, limit=limit), list)
 
-    def requester(self, user_id: str | None, session_id: str | None, history_limit: int = 200) -> Any:
+    def requester(
+        self,
+        user_id: str | None,
+        session_id: str | None,
+        history_limit: int = 200,
+        *,
+        catalog: bool = False,
+        rules: bool = False,
+    ) -> Any:
         """As `user_for_session` + `get_user` + `user_history` + `erased_at` above: the caller as given, no
-        profile, no history, erased "just now" (a cold start)."""
-        return self._guard(
-            lambda: self._store.requester(user_id, session_id, history_limit),
-            lambda: Requester(user_id, None, [], datetime.now(UTC)),
-        )
+        profile, no history, erased "just now" (a cold start); the catalog version and rules (when asked
+        for) as last read, like `catalog_version` and `list_rules`."""
+
+        def remember() -> Requester:
+            found = self._store.requester(user_id, session_id, history_limit, catalog=catalog, rules=rules)
+            if found.catalog_version is not None:
+                self._catalog_version = found.catalog_version
+            if found.rules is not None:
+                with self._lock:
+                    self._all_rules = found.rules
+            return found
+
+        def last_known() -> Requester:
+            version, every_rule = None, None
+            if catalog:
+                version = self._catalog_version
+                if version is None:
+                    raise StoreUnavailable(self.outage or "unreachable")
+            if rules:
+                with self._lock:
+                    every_rule = self._all_rules
+                if every_rule is None:
+                    raise StoreUnavailable(self.outage or "unreachable")
+            return Requester(user_id, None, [], datetime.now(UTC), version, every_rule)
+
+        return self._guard(remember, last_known)
 
     def list_rules(
         self,

@@ -164,6 +164,7 @@ def measure(store: Store, bundle: Bundle, encoder: Any, index: Any, args: argpar
     for name, values in timings.items():
         out[name] = {"p50_ms": percentile(values, 50), "p99_ms": percentile(values, 99)}
     out["ratio_p50"] = out["recommend"]["p50_ms"] / out["numpy"]["p50_ms"]
+    out["head_found_by"] = dict(sorted(getattr(service, "pool_rounds", {}).items()))  # candidate pool vs full pass
     return out
 
 
@@ -188,6 +189,8 @@ def report(rows: dict[str, Any], args: argparse.Namespace) -> None:
         f"{rows['numpy']['p50_ms']:.2f} | {rows['numpy']['p99_ms']:.2f} |"
     )
     print(f"| ratio of medians | {rows['ratio_p50']:.2f}x | |")
+    if rows.get("head_found_by"):
+        print("rankings by how the blend's head was found:", rows["head_found_by"])
 
 
 if __name__ == "__main__":

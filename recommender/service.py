@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -55,6 +56,8 @@ from recommender.cursor import (
     owner_of,
 )
 from recommender.forgetting import Forgetting
+from recommender.neighbours import NeighbourCache
+from recommender.pool_blend import PoolTop, Source, StaticSum, pool_top, static_sum
 from recommender.registry import Bundle
 from recommender.rerank import BlendWeights, apply_pins, blend, freshness_boost, mmr
 from recommender.rules import EditorRule, RuleSet
@@ -63,6 +66,9 @@ from recommender.similar import SimilarParams, rerank_similar
 from recommender.write_behind import WriteBehindSnapshotCache
 
 logger = logging.getLogger(__name__)
+
+STATIC_SUMS_KEPT = 32
+"""Static-source sums kept for the candidate-pool blend (≈ 0.8 MB each at 100k items)."""
 
 DEFAULT_MMR_LAMBDA = 0.7
 """MMR trade-off for bundles without a fitted one (format 1): 70 % relevance, 30 % topic novelty."""
@@ -131,6 +137,7 @@ class ServiceSettings:
 
     pool_per_source: int = 200
     snapshot_depth: int = 200
+    pool_blend_min_items: int = 5_000  # from this catalog size, blend a proven candidate pool (recommender.pool_blend)
     content_k_per_read: int = 50
     recent_reads: int = 5
     recent_half_life_days: float = 7.0
@@ -166,6 +173,8 @@ class ServiceSettings:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if not 0.0 <= self.audience_min_score <= 1.0:
             raise ValueError(f"audience_min_score must be within [0, 1], got {self.audience_min_score}")
+        if self.pool_blend_min_items < 0:
+            raise ValueError(f"pool_blend_min_items must be >= 0, got {self.pool_blend_min_items}")
         if self.snapshot_ttl_seconds <= 0:
             raise ValueError(f"snapshot_ttl_seconds must be > 0, got {self.snapshot_ttl_seconds}")
         if self.snapshot_max_entries < 1:
@@ -184,6 +193,8 @@ class _Who:
     history: list[Any] = field(default_factory=list)
     model_key: str | None = None  # user_key unless the bundle must not be used for them (erased)
     erasure: tuple[datetime | None] | None = None  # (when user_key was erased,) if read with the rest
+    catalog_version: str | None = None  # store.catalog_version(), if read with the rest
+    rules: list[Any] | None = None  # every editor rule (store.list_rules()), if read with the rest
 
     @property
     def audience(self) -> str:
@@ -271,7 +282,11 @@ class RecommendationService:
         self._digests: dict[str, str] = digests if isinstance(digests, dict) else {}
         self._vectors: dict[str, np.ndarray] = {}
         self._forgetting = Forgetting(store)
+        self._neighbours = NeighbourCache(index)  # content neighbours per item, searched once per catalog view
+        self.pool_rounds: Counter[str] = Counter()  # rankings by how the head was found (bench/recommend_latency.py)
         self._view_arrays: dict[tuple[Any, ...], Any] = {}  # see _per_view
+        self._static_sums: OrderedDict[tuple[Any, ...], StaticSum] = OrderedDict()  # see _static_sum
+        self._static_view: CatalogView | None = None
 
     def _default_snapshots(self) -> SnapshotCache:
         cfg = self.settings
@@ -315,14 +330,15 @@ class RecommendationService:
             with contextlib.suppress(RuntimeError):  # an encoder never fitted (empty catalog): nothing to warm
                 self.encoder.encode(["科普"])
 
-    def _catalog(self) -> tuple[CatalogView, np.ndarray | None, Bundle | None]:
+    def _catalog(self, version: str | None = None) -> tuple[CatalogView, np.ndarray | None, Bundle | None]:
         """The catalog view, item matrix and bundle, kept in step with the store (new items need no retrain).
 
         A request costs one O(1) `catalog_version()` check. When it changed, one thread applies the store's
         change feed (only the changed items: `_refresh`) and swaps in the new state; threads arriving
-        meanwhile keep serving the state they have instead of waiting.
+        meanwhile keep serving the state they have instead of waiting. `version`: the token when the
+        caller already read it (with the requester, in one transaction).
         """
-        version = self.store.catalog_version()
+        version = version if version is not None else self.store.catalog_version()
         state = self._cat
         if state is not None and state.version == version:
             return state.view, state.matrix, state.bundle
@@ -465,11 +481,15 @@ class RecommendationService:
     # ------------------------------------------------------------------------------------ who
     def _who(self, request: RecommendationRequest) -> _Who:
         if callable(getattr(self.store, "requester", None)):  # one read transaction (content_catalog.store.online)
-            found = self.store.requester(request.user_id, request.session_id, self.settings.history_limit)
+            found = self.store.requester(
+                request.user_id, request.session_id, self.settings.history_limit, catalog=True, rules=True
+            )
             user_id, user, history = found.user_id, found.user, list(found.history)
             audiences = [request.audience] if request.audience else list(user.audiences if user else [])
             key = user_id or (f"{SESSION_PREFIX}{request.session_id}" if request.session_id else None)
-            return _Who(key, user, audiences or ["public"], history, erasure=(found.erased_at,))
+            who = _Who(key, user, audiences or ["public"], history, erasure=(found.erased_at,))
+            who.catalog_version, who.rules = found.catalog_version, found.rules
+            return who
         user_id = request.user_id
         if user_id is None and request.session_id is not None:
             user_id = self.store.user_for_session(request.session_id)
@@ -498,14 +518,21 @@ class RecommendationService:
         return read, negative, recent
 
     def _rules(self, now: datetime, who: _Who, channel: str) -> RuleSet:
-        records = self.store.list_rules(active_at=now, audience=who.audience, channel=channel)
+        if who.rules is not None:  # read with the requester: keep what list_rules(now, audience, channel) keeps
+            records = [
+                r
+                for r in who.rules
+                if r.is_active(now) and r.audience in (None, who.audience) and r.channel in (None, channel)
+            ]
+        else:
+            records = self.store.list_rules(active_at=now, audience=who.audience, channel=channel)
         return RuleSet.select([EditorRule.from_record(r) for r in records], now, who.audiences, channel)
 
     # ------------------------------------------------------------------------------------ ranking
     def _state(self, request: RecommendationRequest) -> _State:
         now = (request.now or datetime.now(UTC)).astimezone(UTC)
         who = self._who(request)
-        view, item_matrix, bundle = self._catalog()
+        view, item_matrix, bundle = self._catalog(who.catalog_version)
         if who.erasure is not None:
             who.model_key = self._forgetting.model_key_given(who.user_key, bundle, who.erasure[0])
         else:
@@ -550,6 +577,25 @@ class RecommendationService:
         if request.topics:
             mask &= filters.topics(view, request.topics)
         return mask & filters.exclude_ids(view, state.read | state.negative | state.rules.blocks | exclude)
+
+    def _static_sum(
+        self, view: CatalogView, key: tuple[Any, ...], sources: dict[str, Source], weights: dict[str, float]
+    ) -> StaticSum:
+        """The static sources' `StaticSum` for this view, audience, town and blend weights: an LRU of its own
+        (each holds two arrays over the catalog; audiences × towns × history bands can be hundreds)."""
+        if self._static_view is not view:  # a new catalog view: every sum is stale
+            self._static_sums, self._static_view = OrderedDict(), view
+        key = (id(view), *key)  # a request still ranking on the previous view may insert after the reset
+        found = self._static_sums.get(key)
+        if found is None:
+            found = static_sum(sources, weights)
+            self._static_sums[key] = found
+            while len(self._static_sums) > STATIC_SUMS_KEPT:
+                self._static_sums.popitem(last=False)
+        else:
+            with contextlib.suppress(KeyError):  # another thread may have evicted it meanwhile
+                self._static_sums.move_to_end(key)
+        return found
 
     def _per_view(self, view: CatalogView, key: tuple[Any, ...], build: Callable[[], np.ndarray]) -> np.ndarray:
         """An array that depends only on the catalog view (and its bundle) and the key: built on the first
@@ -607,16 +653,21 @@ class RecommendationService:
         signals["audience"] = popularity
         signals["tag"] = view.audiences[:, AUDIENCE_IDS.index(who.audience)]
         town = who.user.town if who.user else None
-        local = np.zeros(view.size, dtype=np.float32)
-        if town:
-            local = ((view.towns == town) & np.isin(view.formats, list(explain.LOCAL_FORMATS))).astype(np.float32)
-        signals["local"] = local
+        signals["local"] = self._per_view(
+            view,
+            ("local", town or ""),
+            lambda: (
+                ((view.towns == town) & np.isin(view.formats, list(explain.LOCAL_FORMATS))).astype(np.float32)
+                if town
+                else np.zeros(view.size, dtype=np.float32)
+            ),
+        )
 
         recent = [(int(view.ids.get(i)), t) for i, t in state.recent[: cfg.recent_reads] if view.ids.get(i) >= 0]
         rows = [r for r, _ in recent]
         content = content_candidates(
             view,
-            self.index,
+            self._neighbours.for_view(view, [view.items[r].id for r in rows]) if rows else self.index,
             rows,
             self._query_vectors(view, rows) if rows else np.zeros((0, 1), dtype=np.float32),
             recency_weights([t for _, t in recent], state.now, cfg.recent_half_life_days),
@@ -676,8 +727,15 @@ class RecommendationService:
         self, state: _State, mask: np.ndarray
     ) -> tuple[dict[str, np.ndarray], ContentCandidates, np.ndarray, dict[str, np.ndarray]]:
         """Sources → blend → freshness → editor boosts: (signals, content, scores, contributions)."""
-        cfg, view = self.settings, state.view
         signals, content, weights = self._signals(state)
+        scores, contributions = self._blend(state, mask, signals, weights)
+        return signals, content, scores, contributions
+
+    def _blend(
+        self, state: _State, mask: np.ndarray, signals: dict[str, np.ndarray], weights: BlendWeights
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Blend → freshness → editor boosts over the whole catalog: (scores, contributions)."""
+        cfg, view = self.settings, state.view
         scores, contributions = blend(signals, weights, mask)
         scores = freshness_boost(
             scores, view.published, state.now.timestamp(), cfg.freshness_half_life_days, cfg.freshness_weight
@@ -686,7 +744,7 @@ class RecommendationService:
             row = view.ids.get(item_id)
             if row >= 0:
                 scores[row] *= factor
-        return signals, content, scores, contributions
+        return scores, contributions
 
     def score_catalog(self, request: RecommendationRequest) -> tuple[CatalogView, np.ndarray, np.ndarray]:
         """(view, allowed mask, blended scores over the catalog) of one request: the served ranking before
@@ -705,40 +763,103 @@ class RecommendationService:
         mask = self._mask(state, exclude)
         if not mask.any():
             return _Ranked([], {}, {})
-        signals, content, scores, contributions = self._scores(state, mask)
-        allowed = np.flatnonzero(mask)
-        head = self._pool(scores, signals, allowed)[: cfg.snapshot_depth]
-        ordered = mmr(head, scores[head], view.topics[head], cfg.snapshot_depth, self._mmr_lambda(state.bundle))
+        signals, content, weights = self._signals(state)
+        top = self._pool_top(state, mask, signals, weights)
+        self.pool_rounds[f"pool, round {top.rounds}" if top is not None else "full pass"] += 1
+        if top is not None:  # the blend's head from a proven candidate pool (recommender.pool_blend)
+            head, head_scores = top.head, top.scores
+        else:  # the full pass over the catalog
+            scores, contributions = self._blend(state, mask, signals, weights)
+            head = self._pool(scores, signals, np.flatnonzero(mask))[: cfg.snapshot_depth]
+            head_scores = scores[head]
+        ordered = mmr(head, head_scores, view.topics[head], cfg.snapshot_depth, self._mmr_lambda(state.bundle))
         pinnable = {p.item_id for p in rules.pins if view.ids.get(p.item_id) >= 0 and mask[view.ids.get(p.item_id)]}
         ranked_ids, pinned = apply_pins([view.items[r].id for r in ordered], rules.pins, pinnable)
-        out_scores = {i: float(scores[view.ids.get(i)]) for i in ranked_ids}
-        reasons = self._reasons(state, ranked_ids, pinned, content, contributions) if state.request.explain else {}
+        rows = np.fromiter((view.ids.get(i) for i in ranked_ids), dtype=np.int64, count=len(ranked_ids))
+        if top is not None:
+            parts = top.scorer.contributions_at(rows)
+            row_scores = top.scorer.scores_at(rows, parts)
+        else:
+            parts = {name: np.asarray(part)[rows] for name, part in contributions.items()}
+            row_scores = scores[rows]
+        out_scores = dict(zip(ranked_ids, row_scores.tolist(), strict=True))
+        reasons = self._reasons(state, ranked_ids, rows, pinned, content, parts) if state.request.explain else {}
         return _Ranked(ranked_ids, out_scores, reasons)
+
+    def _pool_top(
+        self, state: _State, mask: np.ndarray, signals: dict[str, np.ndarray], weights: BlendWeights
+    ) -> PoolTop | None:
+        """The blend's head from a candidate pool, or None: run the full pass (small catalogs, settings
+        whose head is not the blend's top `snapshot_depth`, or no proof for this pool)."""
+        cfg, view = self.settings, state.view
+        if view.size < cfg.pool_blend_min_items or cfg.snapshot_depth > cfg.pool_per_source:
+            return None
+        bundle, who = state.bundle, state.who
+        version = bundle.version if bundle is not None else None
+        static = {
+            "audience": (version, who.audience),
+            "trending": (version,),
+            "tag": (who.audience,),
+            "local": (who.user.town if who.user else "",),
+        }
+        sources, static_key = {}, []
+        for name, values in signals.items():
+            if name in static:
+                key = ("order", name, *static[name])
+                order = self._per_view(view, key, lambda v=values: _descending(v))
+                sources[name] = Source(values, order if order.size == values.size else None)
+                static_key.append(key)
+            else:
+                sources[name] = Source(values, sparse=name == "content")
+        blend_weights = {name: w for name, w in weights.as_dict().items() if name in signals}
+        combined = self._static_sum(view, (*static_key, *blend_weights.items()), sources, blend_weights)
+        boosts: dict[int, float] = {}
+        for item_id, factor in state.rules.boost_factors().items():
+            row = view.ids.get(item_id)
+            if row >= 0:
+                boosts[row] = boosts.get(row, 1.0) * factor
+        freshest = self._per_view(view, ("freshest",), lambda: np.argsort(-view.published, kind="stable"))
+        return pool_top(
+            sources,
+            blend_weights,
+            mask,
+            view.published,
+            state.now.timestamp(),
+            cfg.freshness_half_life_days,
+            cfg.freshness_weight,
+            boosts,
+            cfg.snapshot_depth,
+            cfg.pool_per_source,
+            freshest,
+            combined,  # type: ignore[arg-type]
+        )
 
     def _reasons(
         self,
         state: _State,
         ranked_ids: list[str],
+        rows: np.ndarray,
         pinned: set[str],
         content: ContentCandidates,
         contributions: dict[str, np.ndarray],
     ) -> dict[str, str]:
+        """One sentence per ranked id; `rows` are their catalog rows, `contributions` each signal's weighted
+        share at those rows (aligned with `ranked_ids`)."""
         view, who = state.view, state.who
         interests = set(who.user.interests) if who.user else set()
         town = who.user.town if who.user else None
-        rows = np.fromiter((view.ids.get(i) for i in ranked_ids), dtype=np.int64, count=len(ranked_ids))
         # The inputs of `explain.reason_for` for every ranked row at once (one array pass per signal, not
         # a dict per item); the per-item loop below only picks the sentence.
         names = list(contributions)
         if names:
-            stacked = np.stack([np.asarray(contributions[name])[rows] for name in names])
+            stacked = np.stack([np.asarray(contributions[name]) for name in names])
             top_at = stacked.argmax(axis=0)  # the first of equal maxima, as max() over the dict's items
             top_values = stacked[top_at, np.arange(len(rows))].tolist()
             top_names = [names[i] for i in top_at.tolist()]
         else:
             top_values, top_names = [0.0] * len(rows), [""] * len(rows)
         content_values = (
-            np.asarray(contributions["content"])[rows].tolist() if "content" in contributions else [0.0] * len(rows)
+            np.asarray(contributions["content"]).tolist() if "content" in contributions else [0.0] * len(rows)
         )
         because = content.because_of[rows].tolist()
         fresh = (view.published[rows] >= state.now.timestamp() - 7 * 86_400).tolist()
@@ -920,3 +1041,11 @@ class RecommendationService:
             return searcher
         finally:
             self._searcher_lock.release()
+
+
+def _descending(values: np.ndarray) -> np.ndarray:
+    """Rows by descending value (stable), for a source sorted once per catalog view; empty when a value is
+    not finite (that source is then partitioned per request instead)."""
+    if not np.isfinite(values).all():
+        return np.zeros(0, dtype=np.int64)
+    return np.argsort(-values, kind="stable")

@@ -118,8 +118,8 @@ class ErasingWhileRanking:
             self.erased = True
         return history
 
-    def requester(self, user_id: str | None, session_id: str | None, history_limit: int = 200) -> Any:
-        found = self._store.requester(user_id, session_id, history_limit)
+    def requester(self, user_id: str | None, session_id: str | None, history_limit: int = 200, **kw: Any) -> Any:
+        found = self._store.requester(user_id, session_id, history_limit, **kw)
         if not self.erased and found.user_id == self._user_id:
             self._other.erase_user(self._user_id, actor="admin")
             self.erased = True

@@ -22,6 +22,27 @@ from content_catalog.store.types import as_utc, utc_now
 from content_catalog.taxonomy import AUDIENCES, FORMATS, TOPICS
 
 _TIE_CAP = 64  # rows sharing the newest `updated_at` that catalog_version looks at
+
+
+def _catalog_version_query() -> Select[Any]:
+    latest = select(func.max(ItemRow.updated_at)).scalar_subquery()
+    tied = select(ItemRow.row_version).where(ItemRow.updated_at == latest).limit(_TIE_CAP + 1).subquery()
+    return select(latest, func.count(), func.coalesce(func.sum(tied.c.row_version), 0)).select_from(tied)
+
+
+CATALOG_VERSION_QUERY = _catalog_version_query()
+"""(newest `updated_at`, rows carrying it, their version sum): built once, also run inside the online read."""
+
+
+def catalog_token(row: Sequence[Any]) -> str:
+    """`catalog_version`'s token from one `CATALOG_VERSION_QUERY` row."""
+    newest, count, versions = row
+    if count > _TIE_CAP:  # a bulk write stamped this many rows at once: the capped count is stable
+        count, versions = _TIE_CAP + 1, 0
+    stamp = as_utc(newest).isoformat() if newest is not None else "-"
+    return hashlib.sha256(f"{stamp}|{count}|{versions}".encode()).hexdigest()[:16]
+
+
 _ID_CHUNK = 500  # ids per `IN (...)` query: well under SQLite's and PostgreSQL's parameter limits
 
 
@@ -284,15 +305,8 @@ class ItemsMixin(StoreBase):
         `_TIE_CAP` index entries), so services may check it on every request. A writer whose clock runs
         behind the newest row is not seen until the next change (hosts sharing a store keep NTP time).
         """
-        latest = select(func.max(ItemRow.updated_at)).scalar_subquery()
-        tied = select(ItemRow.row_version).where(ItemRow.updated_at == latest).limit(_TIE_CAP + 1).subquery()
-        query = select(latest, func.count(), func.coalesce(func.sum(tied.c.row_version), 0)).select_from(tied)
         with self._read() as session:  # one statement: an index lookup and at most _TIE_CAP + 1 entries
-            newest, count, versions = session.execute(query).one()
-        if count > _TIE_CAP:  # a bulk write stamped this many rows at once: the capped count is stable
-            count, versions = _TIE_CAP + 1, 0
-        stamp = as_utc(newest).isoformat() if newest is not None else "-"
-        return hashlib.sha256(f"{stamp}|{count}|{versions}".encode()).hexdigest()[:16]
+            return catalog_token(session.execute(CATALOG_VERSION_QUERY).one())
 
     def item_changes_since(
         self, mark: datetime | None, *, margin_seconds: float = 1.0, limit: int = 5_000

@@ -14,7 +14,7 @@ import hmac
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, or_, select, text
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, text
 from sqlalchemy.orm import Session
 
 from content_catalog.store.base import StoreBase
@@ -38,6 +38,12 @@ def owned_events(user_id: str, sessions: list[str]) -> ColumnElement[bool]:
     return condition
 
 
+_HASHES_KEPT = 4_096
+
+ERASED_AT = select(ErasureRow.erased_at).where(ErasureRow.subject == bindparam("subject"))
+"""When one subject hash was last erased (statement built once: the online path runs it per request)."""
+
+
 def session_subject(session_id: str) -> str:
     """The subject key of an anonymous session."""
     return f"{SESSION_SUBJECT_PREFIX}{session_id}"
@@ -52,10 +58,18 @@ class SubjectsMixin(StoreBase):
         raise NotImplementedError
 
     def subject_hash(self, subject: str) -> str:
-        """The keyed hash a subject is stored under (64 hex characters)."""
+        """The keyed hash a subject is stored under (64 hex characters). Remembered for the last few
+        thousand subjects: a recommendation hashes its requester up to three times."""
         if self._subject_secret is None:
             self._subject_secret = self.shared_secret(ERASURE_SECRET_NAME).encode()
-        return hmac.digest(self._subject_secret, subject.encode(), hashlib.sha256).hex()  # one-shot C HMAC
+            self._subject_hashes: dict[str, str] = {}
+        found = self._subject_hashes.get(subject)
+        if found is None:
+            found = hmac.digest(self._subject_secret, subject.encode(), hashlib.sha256).hex()  # one-shot C HMAC
+            if len(self._subject_hashes) >= _HASHES_KEPT:
+                self._subject_hashes = {}
+            self._subject_hashes[subject] = found
+        return found
 
     def _lock_subjects(self, session: Session, hashes: Iterable[str], *, exclusive: bool) -> None:
         """PostgreSQL: advisory transaction locks on these subjects, in one fixed order (no deadlocks).
@@ -82,5 +96,6 @@ class SubjectsMixin(StoreBase):
 
     def erased_at(self, subject: str) -> datetime | None:
         """When `subject` (a user id or `session:<id>`) was last erased, or None."""
-        with self._read() as session:
-            return session.scalar(select(ErasureRow.erased_at).where(ErasureRow.subject == self.subject_hash(subject)))
+        hashed = self.subject_hash(subject)  # before the read: the first call may create the secret
+        with self._engine.connect() as connection:  # Core, statement built once: checked on the hot path
+            return connection.scalar(ERASED_AT, {"subject": hashed})
