@@ -121,7 +121,7 @@ def patch() -> None:
     from api.routers import events as router
 
     Store.add_events = legacy_add_events  # type: ignore[method-assign]
-    Store.insert_event_values = legacy_add_events  # type: ignore[assignment]  # the router's write call
+    Store.insert_event_tuples = legacy_add_events  # type: ignore[assignment]  # the router's write call
     router.validate_events = legacy_validate_events  # type: ignore[assignment]
     router.unknown_items = legacy_unknown_items
     router.stored_ids = _legacy_stored_ids  # type: ignore[assignment]
