@@ -164,15 +164,15 @@ def ingest_event_files(
     if parallel is None:
         parallel = _worth_a_process(paths)
     writer = _BatchWriter(store, report)
-    pending: list[Numbered] = []
+    pending = _Chunk()
     for chunk in _from_child(chunks) if parallel else chunks:
         report.rows += chunk.rows
         report.rejected += chunk.rejected
-        pending += chunk.valid
-        if len(pending) >= size:
+        pending.extend(chunk)
+        if len(pending.events) >= size:
             writer.write(pending)
-            pending = []
-    if pending:
+            pending = _Chunk()
+    if pending.events:
         writer.write(pending)
     report.rejected.sort(key=lambda e: (e.file, e.line))
     return report
@@ -180,11 +180,30 @@ def ingest_event_files(
 
 @dataclass(slots=True)
 class _Chunk:
-    """Up to `CHUNK_ROWS` parsed rows: (file, line, EventTuple) of the valid ones, the bad rows' errors."""
+    """Parsed rows: the valid ones (stored shape) with their file and line, and the bad rows' errors.
+
+    Pickled (parser process -> writer) column-wise: a few flat lists of strings load ~3× faster than
+    thousands of small tuples, and `zip` rebuilds the rows in C."""
 
     rows: int = 0
-    valid: list[Numbered] = field(default_factory=list)
+    events: list[EventTuple] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
     rejected: list[RowError] = field(default_factory=list)
+
+    def extend(self, other: _Chunk) -> None:
+        self.events += other.events
+        self.files += other.files
+        self.lines += other.lines
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _unpickle_chunk, (self.rows, list(zip(*self.events, strict=True)), self.files, self.lines, self.rejected)
+
+
+def _unpickle_chunk(
+    rows: int, columns: list[tuple[Any, ...]], files: list[str], lines: list[int], rejected: list[RowError]
+) -> _Chunk:
+    return _Chunk(rows, list(zip(*columns, strict=True)), files, lines, rejected)
 
 
 def _parsed_chunks(paths: list[Path], bounds: TimeBounds, ids: ClientIds | None) -> Iterator[_Chunk]:
@@ -203,7 +222,9 @@ def _parsed_chunks(paths: list[Path], bounds: TimeBounds, ids: ClientIds | None)
                 else:
                     if ids is not None:
                         checked = _pseudonymised(checked, ids, pseudonyms)  # type: ignore[arg-type]
-                    chunk.valid.append((name, line, checked))
+                    chunk.events.append(checked)  # type: ignore[arg-type]
+                    chunk.files.append(name)
+                    chunk.lines.append(line)
             if chunk.rows >= CHUNK_ROWS:
                 yield chunk
                 chunk = _Chunk()
@@ -281,17 +302,19 @@ class _BatchWriter:
         self.store, self.report = store, report
         self.known_items: set[str] = set()
 
-    def write(self, batch: list[Numbered]) -> None:
-        wanted = {values[3] for _, _, values in batch} - self.known_items
-        if wanted:
-            self.known_items |= self.store.live_item_ids(wanted)
+    def write(self, batch: _Chunk) -> None:
+        items = {values[3] for values in batch.events}
+        if not items <= self.known_items:
+            self.known_items |= self.store.live_item_ids(items - self.known_items)
         known, report = self.known_items, self.report
-        keep: list[EventTuple] = []
-        for name, line, values in batch:
-            if values[3] not in known:
-                report.rejected.append(RowError(name, line, "item_id", f"unknown item {values[3]!r}"))
-            else:
-                keep.append(values)
+        keep = batch.events
+        if not items <= known:  # the rare batch naming unknown items: sort its rows out one by one
+            keep = []
+            for name, line, values in zip(batch.files, batch.lines, batch.events, strict=True):
+                if values[3] not in known:
+                    report.rejected.append(RowError(name, line, "item_id", f"unknown item {values[3]!r}"))
+                else:
+                    keep.append(values)
         result = self.store.insert_event_tuples(keep)
         report.accepted += result.accepted
         report.duplicates += result.duplicates
