@@ -87,6 +87,7 @@ _SQLITE_BULK_CACHE = -131_072  # KiB: a 128 MB page cache while a batch updates 
 _SQLITE_DEFAULT_CACHE = -2_000  # SQLite's default (2 MB), restored after the batch
 _REACH_SQL = ", ".join(f"'{t}'" for t in REACH_TYPES)
 _NULL = "\\N"  # COPY text format
+_UNIQUE_VIOLATION = "23505"  # SQLSTATE
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -213,23 +214,46 @@ def _copy_number(value: float | None) -> str:
     return _NULL if value is None else repr(value)
 
 
-def _copy_lines(values: list[EventTuple], received: str) -> str:
-    """The COPY text of the rows, built in one pass (`type` and the timestamp text need no escaping)."""
+def _copy_lines(values: list[EventTuple], received: str, numbered: bool) -> str:
+    """The COPY text of the rows, built in one pass (`type` and the timestamp text need no escaping);
+    `numbered` puts the batch position first (the staging table's `seq`)."""
     text = _copy_text
-    return "".join(
-        f"{seq}\t{text(event_id)}\t{text(user)}\t{text(session)}\t{text(item)}\t{kind}\t{stamp}+00\t"
-        f"{_copy_number(dwell)}\t{text(channel)}\t{text(experiment)}\t{_copy_number(position)}\t{received}\n"
-        for seq, (event_id, user, session, item, kind, stamp, dwell, channel, experiment, position) in enumerate(values)
+    lines = (
+        f"{text(event_id)}\t{text(user)}\t{text(session)}\t{text(item)}\t{kind}\t{stamp}+00\t{_copy_number(dwell)}\t"
+        f"{text(channel)}\t{text(experiment)}\t{_copy_number(position)}\t{received}\n"
+        for event_id, user, session, item, kind, stamp, dwell, channel, experiment, position in values
     )
+    if numbered:
+        return "".join(f"{seq}\t{line}" for seq, line in enumerate(lines))
+    return "".join(lines)
 
 
 def _postgres_insert(cursor: Any, values: list[EventTuple], now: datetime) -> tuple[list[str], int]:
+    """COPY straight into `events` when no event id is already stored (a first ingest of a file: the
+    server then skips staging, sorting and speculative insertion); a unique violation rolls that back
+    to a savepoint and the batch goes through the staging table with ON CONFLICT DO NOTHING."""
+    received = now.astimezone(UTC).isoformat()
+    cursor.execute("SAVEPOINT kepu_events_copy")
+    try:
+        cursor.copy_expert(
+            f"COPY events ({_COLUMN_LIST}) FROM STDIN", io.StringIO(_copy_lines(values, received, False))
+        )
+    except Exception as exc:
+        if getattr(exc, "pgcode", None) != _UNIQUE_VIOLATION:
+            raise
+        cursor.execute("ROLLBACK TO SAVEPOINT kepu_events_copy")
+        return _postgres_staged_insert(cursor, values, received)
+    cursor.execute("RELEASE SAVEPOINT kepu_events_copy")
+    return sorted({v[5][:10] for v in values if v[4] in REACH_TYPES}), len(values)
+
+
+def _postgres_staged_insert(cursor: Any, values: list[EventTuple], received: str) -> tuple[list[str], int]:
     cursor.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (seq bigint, event_id text, user_id text, session_id text,"
         " item_id text, type text, timestamp timestamptz, dwell_seconds double precision, channel text,"
         " experiment text, position integer, received_at timestamptz) ON COMMIT DELETE ROWS"
     )
-    buffer = io.StringIO(_copy_lines(values, now.astimezone(UTC).isoformat()))
+    buffer = io.StringIO(_copy_lines(values, received, numbered=True))
     cursor.copy_expert(f"COPY {_STAGE} (seq, {_COLUMN_LIST}) FROM STDIN", buffer)
     cursor.execute(
         f"WITH inserted AS (INSERT INTO events ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {_STAGE} ORDER BY seq"
