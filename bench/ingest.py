@@ -68,6 +68,7 @@ class Row:
     events_per_s: float
     ratio: float | None = None
     server_cpu_seconds: float | None = None
+    child_cpu_seconds: float | None = None
 
 
 # ------------------------------------------------------------------------------------------------- data
@@ -143,15 +144,22 @@ def _database_url(pg_url: str | None, name: str) -> str:
 
 # ------------------------------------------------------------------------------------------- measuring
 def timed(work: Callable[[], int]) -> tuple[int, float, float]:
-    """(count, wall s, CPU s of this process and of the children it waited for)."""
-    wall, cpu = time.perf_counter(), _cpu()
+    """(count, wall s, CPU s of this process and of the children it waited for); the children's part
+    is left in `timed.children` (the parser process of the new file path)."""
+    wall, cpu, children = time.perf_counter(), _cpu(), _children_cpu()
     count = work()
+    timed.children = _children_cpu() - children  # type: ignore[attr-defined]
     return count, time.perf_counter() - wall, _cpu() - cpu
 
 
 def _cpu() -> float:
     t = os.times()
     return t.user + t.system + t.children_user + t.children_system
+
+
+def _children_cpu() -> float:
+    t = os.times()
+    return t.children_user + t.children_system
 
 
 def file_ingest(url: str, path: Path, previous: bool = False) -> Callable[[], int]:
@@ -313,14 +321,15 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--http-items", type=int, default=500)
     parser.add_argument("--http-events", type=int, default=30_000)
     parser.add_argument("--batch", type=int, default=1_000)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=None, help="default 2 (1 with --quick)")
     parser.add_argument("--quick", action="store_true", help="20k items, 50k events, 1 round")
     parser.add_argument("--backends", default="sqlite,postgresql", help="postgresql needs KEPU_TEST_POSTGRES_URL")
     parser.add_argument("--only", default="", help="comma-separated row prefixes to run, e.g. 'file JSONL,HTTP'")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
-        args.items, args.events, args.baseline_events, args.http_events, args.rounds = 20_000, 50_000, 20_000, 20_000, 1
+        args.items, args.events, args.baseline_events, args.http_events = 20_000, 50_000, 20_000, 20_000
+    args.rounds = args.rounds or (1 if args.quick else 2)
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     items = cached_items(args.cache_dir, args.data_dir, args.items)
     jsonl, csv_path = event_files(args.cache_dir, items, args.events, f"i{args.items}")
@@ -352,6 +361,7 @@ def _rounds(
 ) -> list[Row]:
     measured: dict[str, list[tuple[int, float, float]]] = {}
     server_cpu: dict[str, list[float]] = {}
+    child_cpu: dict[str, list[float]] = {}
 
     def add(label: str, result: tuple[int, float, float]) -> None:
         measured.setdefault(label, []).append(result)
@@ -366,6 +376,7 @@ def _rounds(
         def file_row(path: Path, previous: bool) -> tuple[int, float, float]:
             result = timed(file_ingest(backend.fresh(), path, previous))
             server_cpu.setdefault(label_of(path, previous), []).append(ServerCpu.last)
+            child_cpu.setdefault(label_of(path, previous), []).append(timed.children)  # type: ignore[attr-defined]
             return result
 
         def label_of(path: Path, previous: bool) -> str:
@@ -396,6 +407,8 @@ def _rounds(
         seconds = sorted(r[1] for r in results)[len(results) // 2]
         cpu = sorted(r[2] for r in results)[len(results) // 2]
         rows.append(Row(backend.name, label, events, round(seconds, 2), round(cpu, 2), round(events / seconds)))
+        if label in child_cpu:
+            rows[-1].child_cpu_seconds = round(sorted(child_cpu[label])[len(child_cpu[label]) // 2], 2)
         if backend.name == "postgresql" and label in server_cpu:
             rows[-1].server_cpu_seconds = round(sorted(server_cpu[label])[len(server_cpu[label]) // 2], 2)
     by_label = {r.path: r for r in rows}
@@ -431,17 +444,29 @@ def _print(rows: list[Row], as_json: bool) -> None:
         return
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nevent ingest (load average {load}; 2 cores; one process / one uvicorn worker)\n")
-    print("| backend | path | events | seconds | CPU s | events/s | events per CPU s | × baseline | server CPU s |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        "| backend | path | events | seconds | CPU s | events/s | events per CPU s | × baseline "
+        "| parser / writer CPU s | events per busier-process CPU s | server CPU s |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         per_cpu = f"{r.events / r.cpu_seconds:,.0f}" if r.cpu_seconds else "–"
         ratio = f"{r.ratio}×" if r.ratio is not None else "–"
         server = "–" if r.server_cpu_seconds is None else r.server_cpu_seconds
+        split, busier = "–", "–"
+        if r.child_cpu_seconds is not None and r.path.startswith("file"):
+            writer = r.cpu_seconds - r.child_cpu_seconds
+            split = f"{r.child_cpu_seconds:.2f} / {writer:.2f}"
+            busier = f"{r.events / max(writer, r.child_cpu_seconds):,.0f}"
         print(
             f"| {r.backend} | {r.path} | {r.events:,} | {r.seconds} | {r.cpu_seconds} | {r.events_per_s:,} "
-            f"| {per_cpu} | {ratio} | {server} |"
+            f"| {per_cpu} | {ratio} | {split} | {busier} | {server} |"
         )
-    print("\n× baseline: the new file rows against the 9ca28c7 path; the rest against the baseline row above them")
+    print(
+        "\n× baseline: the new file rows against the 9ca28c7 path; the rest against the baseline row above them."
+        "\nparser / writer: CPU of the forked parser process and of the writing process (one process: 0 / all);"
+        " the busier one bounds the rate on two free cores."
+    )
 
 
 if __name__ == "__main__":
