@@ -48,7 +48,7 @@ BATCH_ROWS = {"sqlite": 50_000, "postgresql": 20_000}
 and how long a PostgreSQL batch holds its (bucketed) subject locks against an erasure."""
 _BOM = b"\xef\xbb\xbf"
 CHUNK_ROWS = 5_000  # rows per hand-over from the parser (process) to the writer
-PARALLEL_BYTES = 4 << 20  # files from 4 MB (~30,000 events) are parsed in a second process
+PARALLEL_BYTES = 1 << 20  # files from 1 MB (~7,000 JSONL or ~14,000 CSV events) are parsed in a second process
 _AHEAD = 16  # chunks the parser process may run ahead of the writer (bounds memory: ~80,000 rows)
 _BLANK = object()  # a blank JSONL line: skipped
 _PSEUDONYM_CACHE = 1_000_000  # distinct client ids remembered (~150 MB at most), then forgotten
