@@ -23,10 +23,12 @@ already in the stored shape (`EventTuple`), and each distinct client id is pseud
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
@@ -164,18 +166,34 @@ def ingest_event_files(
     if parallel is None:
         parallel = _worth_a_process(paths)
     writer = _BatchWriter(store, report)
-    pending = _Chunk()
-    for chunk in _from_child(chunks) if parallel else chunks:
-        report.rows += chunk.rows
-        report.rejected += chunk.rejected
-        pending.extend(chunk)
-        if len(pending.events) >= size:
+    with _no_cycle_collection():
+        pending = _Chunk()
+        for chunk in _from_child(chunks) if parallel else chunks:
+            report.rows += chunk.rows
+            report.rejected += chunk.rejected
+            pending.extend(chunk)
+            if len(pending.events) >= size:
+                writer.write(pending)
+                pending = _Chunk()
+        if pending.events:
             writer.write(pending)
-            pending = _Chunk()
-    if pending.events:
-        writer.write(pending)
     report.rejected.sort(key=lambda e: (e.file, e.line))
     return report
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Pause the cyclic garbage collector (in the parser process too, which is forked inside).
+
+    An ingest allocates millions of small tuples and dicts and makes no reference cycles, so reference
+    counting frees everything while the collector's generation scans cost ~20% of the CPU (measured)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass(slots=True)
