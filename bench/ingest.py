@@ -1,17 +1,22 @@
 """Benchmark (issue 8, target 5): event ingest over HTTP batches and from a file, SQLite and PostgreSQL.
 
 Rows, each on a fresh copy of a store holding the SYNTHETIC catalog (`bench/scale_data.py`):
-- file: `kepu events ingest` (`ingest_event_files`) of a JSONL and a CSV file of `--events` events;
-- file baseline: the previous path on the first `--baseline-events` of the same rows (`json.loads` +
+- file: `kepu events ingest` (`ingest_event_files`, ids pseudonymised under a pepper as the CLI does) of
+  a JSONL and a CSV file of `--events` events;
+- file previous: the same files through the file path as of commit 9ca28c7 (`bench/ingest_previous.py`:
+  stdlib json, datetime-building validator, one HMAC per event, one process);
+- file baseline: the path before that on the first `--baseline-events` of the same rows (`json.loads` +
   `Event.model_validate` + the old ORM `add_events`, `bench/ingest_legacy.py`), in batches of the same
-  size as the new path's (50k SQLite, 5k PostgreSQL);
+  size as the new path's (50k SQLite, 20k PostgreSQL);
 - HTTP: `POST /v1/events` in batches of `--batch` from a second process over loopback to one uvicorn
   worker (keep-alive, one connection), new code vs the legacy `add_events` patched into the same app.
   The served catalog is the first `--http-items` items with the `tfidf-svd` encoder (100k-item start-up
   is target 8's problem, and a batch's cost does not depend on the catalog's size or the encoder); its
   events are drawn over those items.
 Rows alternate baseline/contender per round. events/s is wall time; "CPU s" is the ingesting
-process's CPU time (the server's for HTTP), so a loaded machine shows in the gap between the two.
+process's CPU time plus its children's (the parser process of the new file path; the server's for
+HTTP), so a loaded machine shows in the gap between the two. On PostgreSQL, "server CPU s" is the CPU
+the PostgreSQL server processes (backends and background writers) used during a file row.
 PostgreSQL rows run when KEPU_TEST_POSTGRES_URL is set (`bash .ci/with-postgres.sh python bench/ingest.py`).
 
     PYTHONPATH=$PWD .venv/bin/python bench/ingest.py [--quick] [--json]
@@ -44,10 +49,12 @@ import psutil  # noqa: E402
 
 from bench.scale_data import scale_events, scale_items, scale_users  # noqa: E402
 from content_catalog.event_ingest import BATCH_ROWS, ingest_event_files  # noqa: E402
+from content_catalog.pseudonyms import ClientIds  # noqa: E402
 from content_catalog.schema import Event, Item  # noqa: E402
 from content_catalog.store import Store  # noqa: E402
 
 INGEST_KEY = "bench-ingest-key"
+PEPPER = "bench-pepper"  # the CLI pseudonymises ids when KEPU_ID_PEPPER is set, as deployments do
 CSV_COLUMNS = ("event_id", "user_id", "item_id", "type", "timestamp")
 
 
@@ -60,6 +67,8 @@ class Row:
     cpu_seconds: float
     events_per_s: float
     ratio: float | None = None
+    server_cpu_seconds: float | None = None
+    child_cpu_seconds: float | None = None
 
 
 # ------------------------------------------------------------------------------------------------- data
@@ -135,19 +144,66 @@ def _database_url(pg_url: str | None, name: str) -> str:
 
 # ------------------------------------------------------------------------------------------- measuring
 def timed(work: Callable[[], int]) -> tuple[int, float, float]:
-    wall, cpu = time.perf_counter(), time.process_time()
+    """(count, wall s, CPU s of this process and of the children it waited for); the children's part
+    is left in `timed.children` (the parser process of the new file path)."""
+    wall, cpu, children = time.perf_counter(), _cpu(), _children_cpu()
     count = work()
-    return count, time.perf_counter() - wall, time.process_time() - cpu
+    timed.children = _children_cpu() - children  # type: ignore[attr-defined]
+    return count, time.perf_counter() - wall, _cpu() - cpu
 
 
-def file_ingest(url: str, path: Path) -> Callable[[], int]:
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _children_cpu() -> float:
+    t = os.times()
+    return t.children_user + t.children_system
+
+
+def file_ingest(url: str, path: Path, previous: bool = False) -> Callable[[], int]:
     def run() -> int:
+        ingest = ingest_event_files
+        if previous:
+            from bench.ingest_previous import ingest_event_files as ingest  # type: ignore[assignment]
         with Store(url) as store:
-            report = ingest_event_files(store, [path])
+            server = ServerCpu(store)
+            report = ingest(store, [path], ids=ClientIds(PEPPER))
+            server.stop()
         assert not report.rejected, report.rejected[:3]
         return report.accepted
 
     return run
+
+
+class ServerCpu:
+    """CPU seconds of the PostgreSQL server's processes (children of the postmaster serving `store`)."""
+
+    last = 0.0
+
+    def __init__(self, store: Store) -> None:
+        self.processes: list[psutil.Process] = []
+        if store.dialect == "postgresql":
+            from sqlalchemy import text
+
+            with store.engine.connect() as connection:
+                backend = psutil.Process(int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one()))
+            self.processes = backend.parent().children()
+        self.before = self._total()
+
+    def _total(self) -> float:
+        total = 0.0
+        for process in self.processes:
+            try:
+                times = process.cpu_times()
+                total += times.user + times.system
+            except psutil.Error:
+                pass
+        return total
+
+    def stop(self) -> None:
+        ServerCpu.last = self._total() - self.before
 
 
 def legacy_ingest(url: str, path: Path, n: int) -> Callable[[], int]:
@@ -265,13 +321,15 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--http-items", type=int, default=500)
     parser.add_argument("--http-events", type=int, default=30_000)
     parser.add_argument("--batch", type=int, default=1_000)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=None, help="default 2 (1 with --quick)")
     parser.add_argument("--quick", action="store_true", help="20k items, 50k events, 1 round")
     parser.add_argument("--backends", default="sqlite,postgresql", help="postgresql needs KEPU_TEST_POSTGRES_URL")
+    parser.add_argument("--only", default="", help="comma-separated row prefixes to run, e.g. 'file JSONL,HTTP'")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
-        args.items, args.events, args.baseline_events, args.http_events, args.rounds = 20_000, 50_000, 20_000, 20_000, 1
+        args.items, args.events, args.baseline_events, args.http_events = 20_000, 50_000, 20_000, 20_000
+    args.rounds = args.rounds or (1 if args.quick else 2)
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     items = cached_items(args.cache_dir, args.data_dir, args.items)
     jsonl, csv_path = event_files(args.cache_dir, items, args.events, f"i{args.items}")
@@ -302,6 +360,8 @@ def _rounds(
     work: Path,
 ) -> list[Row]:
     measured: dict[str, list[tuple[int, float, float]]] = {}
+    server_cpu: dict[str, list[float]] = {}
+    child_cpu: dict[str, list[float]] = {}
 
     def add(label: str, result: tuple[int, float, float]) -> None:
         measured.setdefault(label, []).append(result)
@@ -313,13 +373,27 @@ def _rounds(
         def legacy_file() -> tuple[int, float, float]:
             return timed(legacy_ingest(backend.fresh(), jsonl, args.baseline_events))
 
+        def file_row(path: Path, previous: bool) -> tuple[int, float, float]:
+            result = timed(file_ingest(backend.fresh(), path, previous))
+            server_cpu.setdefault(label_of(path, previous), []).append(ServerCpu.last)
+            child_cpu.setdefault(label_of(path, previous), []).append(timed.children)  # type: ignore[attr-defined]
+            return result
+
+        def label_of(path: Path, previous: bool) -> str:
+            kind = "JSONL" if path.suffix == ".jsonl" else "CSV"
+            return f"file {kind} previous: 9ca28c7 path" if previous else f"file {kind}: kepu events ingest"
+
         steps: list[tuple[str, Callable[[], tuple[int, float, float]]]] = [
             ("file baseline: json + Event + old add_events", legacy_file),
-            ("file JSONL: kepu events ingest", lambda: timed(file_ingest(backend.fresh(), jsonl))),
-            ("file CSV: kepu events ingest", lambda: timed(file_ingest(backend.fresh(), csv_path))),
+            (label_of(jsonl, True), lambda: file_row(jsonl, True)),
+            (label_of(jsonl, False), lambda: file_row(jsonl, False)),
+            (label_of(csv_path, True), lambda: file_row(csv_path, True)),
+            (label_of(csv_path, False), lambda: file_row(csv_path, False)),
             (f"HTTP baseline: old add_events, batches of {batch}", lambda: _http(http_backend, True, *http_args)),
             (f"HTTP: POST /v1/events, batches of {batch}", lambda: _http(http_backend, False, *http_args)),
         ]
+        if args.only:
+            steps = [step for step in steps if step[0].startswith(tuple(args.only.split(",")))]
         if round_no % 2:
             steps.reverse()
         for label, step in steps:
@@ -333,11 +407,27 @@ def _rounds(
         seconds = sorted(r[1] for r in results)[len(results) // 2]
         cpu = sorted(r[2] for r in results)[len(results) // 2]
         rows.append(Row(backend.name, label, events, round(seconds, 2), round(cpu, 2), round(events / seconds)))
-    base = {r.path.split(":")[0].split(" ")[0]: r for r in rows if "baseline" in r.path}
+        if label in child_cpu:
+            rows[-1].child_cpu_seconds = round(sorted(child_cpu[label])[len(child_cpu[label]) // 2], 2)
+        if backend.name == "postgresql" and label in server_cpu:
+            rows[-1].server_cpu_seconds = round(sorted(server_cpu[label])[len(server_cpu[label]) // 2], 2)
+    by_label = {r.path: r for r in rows}
     for row in rows:
-        if "baseline" not in row.path:
-            row.ratio = round(row.events_per_s / base[row.path.split(":")[0].split(" ")[0]].events_per_s, 1)
+        base = _baseline_of(row.path)
+        if base in by_label:
+            row.ratio = round(row.events_per_s / by_label[base].events_per_s, 1)
     return rows
+
+
+def _baseline_of(label: str) -> str:
+    """The row a row is compared with: the new file path with the previous one, the rest with the baseline."""
+    if "baseline" in label:
+        return ""
+    if label.endswith(": kepu events ingest"):
+        return label.replace(": kepu events ingest", " previous: 9ca28c7 path")
+    if label.startswith("file ") and "previous" in label:
+        return "file baseline: json + Event + old add_events"
+    return label.replace("HTTP: POST /v1/events", "HTTP baseline: old add_events")
 
 
 def _http(backend: Backend, legacy: bool, path: Path, args: argparse.Namespace, work: Path) -> tuple[int, float, float]:
@@ -354,15 +444,29 @@ def _print(rows: list[Row], as_json: bool) -> None:
         return
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nevent ingest (load average {load}; 2 cores; one process / one uvicorn worker)\n")
-    print("| backend | path | events | seconds | CPU s | events/s | events per CPU s | × baseline |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        "| backend | path | events | seconds | CPU s | events/s | events per CPU s | × baseline "
+        "| parser / writer CPU s | events per busier-process CPU s | server CPU s |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         per_cpu = f"{r.events / r.cpu_seconds:,.0f}" if r.cpu_seconds else "–"
         ratio = f"{r.ratio}×" if r.ratio is not None else "–"
+        server = "–" if r.server_cpu_seconds is None else r.server_cpu_seconds
+        split, busier = "–", "–"
+        if r.child_cpu_seconds is not None and r.path.startswith("file"):
+            writer = r.cpu_seconds - r.child_cpu_seconds
+            split = f"{r.child_cpu_seconds:.2f} / {writer:.2f}"
+            busier = f"{r.events / max(writer, r.child_cpu_seconds):,.0f}"
         print(
             f"| {r.backend} | {r.path} | {r.events:,} | {r.seconds} | {r.cpu_seconds} | {r.events_per_s:,} "
-            f"| {per_cpu} | {ratio} |"
+            f"| {per_cpu} | {ratio} | {split} | {busier} | {server} |"
         )
+    print(
+        "\n× baseline: the new file rows against the 9ca28c7 path; the rest against the baseline row above them."
+        "\nparser / writer: CPU of the forked parser process and of the writing process (one process: 0 / all);"
+        " the busier one bounds the rate on two free cores."
+    )
 
 
 if __name__ == "__main__":

@@ -84,6 +84,36 @@ def _without_erased(self: Store, session: Session, rows: list[dict]) -> list[dic
     return [row for row in rows if not refused(subject(row), row["timestamp"])]
 
 
+class _Row(tuple):  # type: ignore[type-arg]
+    """An `Event` as today's router handles it (indexed like an `EventTuple`: [3] is the item id)."""
+
+    event: Event
+
+    @classmethod
+    def of(cls, event: Event) -> _Row:
+        row = cls((event.event_id, event.user_id, event.session_id, event.item_id))
+        row.event = event
+        return row
+
+
+def _router_write(self: Store, rows: Sequence[_Row]) -> AddEventsResult:
+    """The router's write call fed to the legacy `add_events`."""
+    return legacy_add_events(self, [row.event for row in rows])
+
+
+def _router_validate(raw: list[dict[str, Any]]) -> tuple[list[_Row], list[Any]]:
+    valid, rejected = legacy_validate_events(raw)
+    return [_Row.of(event) for event in valid], rejected
+
+
+def _router_unknown_items(store: Any, rows: list[_Row]) -> set[str]:
+    return legacy_unknown_items(store, [row.event for row in rows])
+
+
+def _router_stored_ids(row: _Row, ids: Any) -> _Row:
+    return _Row.of(_legacy_stored_ids(row.event, ids))
+
+
 def legacy_validate_events(raw: list[dict[str, Any]]) -> tuple[list[Event], list[Any]]:
     """`api.routers.events.validate_events` as of commit 6be037f (pydantic for every event)."""
     from api.errors import dotted_location
@@ -121,10 +151,10 @@ def patch() -> None:
     from api.routers import events as router
 
     Store.add_events = legacy_add_events  # type: ignore[method-assign]
-    Store.insert_event_values = legacy_add_events  # type: ignore[assignment]  # the router's write call
-    router.validate_events = legacy_validate_events  # type: ignore[assignment]
-    router.unknown_items = legacy_unknown_items
-    router.stored_ids = _legacy_stored_ids  # type: ignore[assignment]
+    Store.insert_event_tuples = _router_write  # type: ignore[assignment]  # the router's write call
+    router.validate_events = _router_validate  # type: ignore[assignment]
+    router.unknown_items = _router_unknown_items  # type: ignore[assignment]
+    router.stored_ids = _router_stored_ids  # type: ignore[assignment]
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ class ClientIds:
         """The id the store holds for `client_id` (64 hex characters when hashed)."""
         if self._key is None:
             return client_id
-        return hmac.new(self._key, client_id.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, client_id.encode(), hashlib.sha256).hex()  # one-shot C HMAC
 
     def stored_or_none(self, client_id: str | None) -> str | None:
         return None if client_id is None else self.stored(client_id)

@@ -4,7 +4,7 @@ erasure and roll-up dirtiness; and the fast event validator agreeing with the `E
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from api.cli import app
-from content_catalog.event_validation import event_values_or_errors, fast_event_values, newest_accepted
+from content_catalog.event_validation import event_tuple_or_errors, fast_event_tuple, time_bounds
 from content_catalog.schema import Event
 from content_catalog.store import Store
 from content_catalog.store.models import StatsDayRow
@@ -173,29 +173,30 @@ RECORDS: list[dict[str, Any]] = [
     _event(26, type="CLICK"),
     _event(27, item_id=5),
     _event(28, extra=1),
+    _event(29, timestamp="2025-03-01T08:00:00.123456Z"),
+    _event(30, timestamp="2025-03-01T08:00:00.000001+00:00"),
+    _event(31, timestamp="2025-02-29T08:00:00.000000Z"),
+    _event(32, timestamp="1999-12-31T23:59:59.999999Z"),
+    _event(33, timestamp="2999-01-01T00:00:00.000000+00:00"),
+    _event(34, timestamp="2025-03-01T24:00:00.000000Z"),
 ]
 
 
 @pytest.mark.parametrize("record", RECORDS, ids=[str(r["event_id"]) if "event_id" in r else "-" for r in RECORDS])
 def test_fast_validator_agrees_with_the_schema(record: dict[str, Any]) -> None:
-    latest = newest_accepted()
+    bounds = time_bounds()
     try:
         event = Event.model_validate(record)
     except ValidationError:
-        assert fast_event_values(record, latest) is None
-        assert isinstance(event_values_or_errors(record, latest), list)
+        assert fast_event_tuple(record, bounds) is None
+        assert isinstance(event_tuple_or_errors(record, bounds), list)
         return
-    values = event_values_or_errors(record, latest)
+    values = event_tuple_or_errors(record, bounds)
     assert not isinstance(values, list)
-    expected = (event.event_id, event.user_id, event.session_id, event.item_id, event.type.value, event.timestamp)
+    stamp = event.timestamp.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    expected = (event.event_id, event.user_id, event.session_id, event.item_id, event.type.value, stamp)
     assert tuple(values[:6]) == expected
-    assert (values.dwell_seconds, values.channel, values.experiment, values.position) == (
-        event.dwell_seconds,
-        event.channel,
-        event.experiment,
-        event.position,
-    )
-    assert values.timestamp.utcoffset() == timedelta(0)
+    assert values[6:] == (event.dwell_seconds, event.channel, event.experiment, event.position)
 
 
 def test_a_batch_naming_thousands_of_subjects_fits_the_lock_table(store: Store) -> None:
@@ -220,3 +221,30 @@ def test_batch_order_is_kept_when_an_event_id_repeats(store: Store) -> None:
     assert (result.accepted, result.duplicates) == (2, 1)
     frame = store.events_frame()  # same timestamp: ordered by insertion (id)
     assert list(zip(frame["event_id"], frame["item_id"], strict=True)) == [("x", "a"), ("y", "b")]
+
+
+def test_parsing_in_a_child_process_gives_the_same_report(store: Store, tmp_path: Path) -> None:
+    """Big files are parsed in a forked process (`parallel`): same verdicts, pseudonyms and errors."""
+    from content_catalog.event_ingest import ingest_event_files
+    from content_catalog.pseudonyms import ClientIds
+
+    store.upsert_items([make_item("a")])
+    records = [
+        _event(1),
+        _event(2, type="teleport"),
+        _event(3, item_id="nope"),
+        _event(4, user_id=None, session_id="s"),
+    ]
+    path = _write_jsonl(tmp_path / "e.jsonl", records)
+    ids = ClientIds("pepper-for-tests")
+    report = ingest_event_files(store, [path], ids=ids, parallel=True)
+    assert (report.rows, report.accepted, [(e.line, e.field) for e in report.rejected]) == (
+        4,
+        2,
+        [(2, "type"), (3, "item_id")],
+    )
+    frame = store.events_frame()
+    assert sorted(frame["session_id"].dropna()) == [ids.stored("s")]
+    assert sorted(frame["user_id"].dropna()) == [ids.stored("u1")]
+    with pytest.raises(ValueError, match="unsupported file type"):
+        ingest_event_files(store, [path, tmp_path / "events.txt"], parallel=True)

@@ -73,7 +73,7 @@ def test_store_from_0001_upgrades_in_place(empty_url: str) -> None:
     engine.dispose()
 
     with Store(empty_url) as store:
-        assert store.schema_revision() == head_revision() == "0006"
+        assert store.schema_revision() == head_revision() == "0007"
         legacy = store.get_item("legacy-1")
         assert legacy is not None and legacy.title == "老版本里的文章"
         assert legacy.published_at == T0 and legacy.published_at.tzinfo is not None
@@ -137,7 +137,7 @@ def test_store_from_0002_upgrades_in_place(empty_url: str) -> None:
     engine.dispose()
 
     with Store(empty_url) as store:
-        assert store.schema_revision() == "0006"
+        assert store.schema_revision() == "0007"
         legacy = store.get_item("legacy-1")
         assert legacy is not None and legacy.title == "老版本里的文章"
         assert list(store.events_frame()["event_id"]) == ["old-e1"]

@@ -19,29 +19,29 @@ from pydantic import ValidationError
 from api.deps import ClientIdsDep, EventWriter, MetricsDep, StoreDep
 from api.errors import dotted_location
 from api.schemas import EventsIn, EventsOut, RejectedEvent
-from content_catalog.event_validation import fast_event_values, newest_accepted
+from content_catalog.event_validation import fast_event_tuple, time_bounds
 from content_catalog.pseudonyms import ClientIds
 from content_catalog.schema import Event
-from content_catalog.store.event_bulk import EventValues, event_values
+from content_catalog.store.event_bulk import EventTuple, event_tuple, event_values
 
 router = APIRouter(prefix="/v1", tags=["events"])
 
 
-def validate_events(raw: list[dict[str, Any]]) -> tuple[list[EventValues], list[RejectedEvent]]:
+def validate_events(raw: list[dict[str, Any]]) -> tuple[list[EventTuple], list[RejectedEvent]]:
     """Split a batch into valid rows and rejections naming `index` + `field` (first error per event).
 
-    Canonically spelled events skip pydantic (`fast_event_values`, same verdicts); the rest, and so
+    Canonically spelled events skip pydantic (`fast_event_tuple`, same verdicts); the rest, and so
     every rejection, go through the `Event` schema."""
-    valid: list[EventValues] = []
+    valid: list[EventTuple] = []
     rejected: list[RejectedEvent] = []
-    latest = newest_accepted()
+    bounds = time_bounds()
     for index, record in enumerate(raw):
-        fast = fast_event_values(record, latest) if isinstance(record, dict) else None
+        fast = fast_event_tuple(record, bounds) if isinstance(record, dict) else None
         if fast is not None:
             valid.append(fast)
             continue
         try:
-            valid.append(event_values(Event.model_validate(record)))
+            valid.append(event_tuple(event_values(Event.model_validate(record))))
         except ValidationError as exc:
             err = exc.errors()[0]
             field = dotted_location(err["loc"]) or "-"
@@ -50,9 +50,9 @@ def validate_events(raw: list[dict[str, Any]]) -> tuple[list[EventValues], list[
     return valid, rejected
 
 
-def unknown_items(store: Any, events: list[EventValues]) -> set[str]:
+def unknown_items(store: Any, events: list[EventTuple]) -> set[str]:
     """Item ids the catalog does not know (events about them are rejected)."""
-    wanted = {e.item_id for e in events}
+    wanted = {e[3] for e in events}
     return wanted - store.live_item_ids(wanted)
 
 
@@ -62,14 +62,14 @@ def post_events(body: EventsIn, _: EventWriter, store: StoreDep, metrics: Metric
     bad = {r.index for r in rejected}
     indexes = [i for i in range(len(body.events)) if i not in bad]
     missing = unknown_items(store, valid) if valid else set()
-    keep: list[EventValues] = []
+    keep: list[EventTuple] = []
     for index, event in zip(indexes, valid, strict=True):
-        if event.item_id in missing:
-            rejected.append(RejectedEvent(index=index, field="item_id", message=f"unknown item {event.item_id!r}"))
+        if event[3] in missing:
+            rejected.append(RejectedEvent(index=index, field="item_id", message=f"unknown item {event[3]!r}"))
         else:
             keep.append(stored_ids(event, ids))
     rejected.sort(key=lambda r: r.index)
-    result = store.insert_event_values(keep) if keep else None
+    result = store.insert_event_tuples(keep) if keep else None
     accepted = result.accepted if result else 0
     duplicates = result.duplicates if result else 0
     erased = result.erased if result else 0
@@ -80,8 +80,8 @@ def post_events(body: EventsIn, _: EventWriter, store: StoreDep, metrics: Metric
     return EventsOut(accepted=accepted, duplicates=duplicates, erased=erased, rejected=rejected)
 
 
-def stored_ids(event: EventValues, ids: ClientIds) -> EventValues:
+def stored_ids(event: EventTuple, ids: ClientIds) -> EventTuple:
     """The event with the user and session ids the store keeps (keyed hashes when a pepper is set)."""
     if not ids.hashed:
         return event
-    return event._replace(user_id=ids.stored_or_none(event.user_id), session_id=ids.stored_or_none(event.session_id))
+    return (event[0], ids.stored_or_none(event[1]), ids.stored_or_none(event[2]), *event[3:])  # type: ignore[return-value]

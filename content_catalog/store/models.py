@@ -129,7 +129,7 @@ class EventRow(Base):
     event_id: Mapped[str] = mapped_column(String(128), unique=True)
     user_id: Mapped[str | None] = mapped_column(String(128))
     session_id: Mapped[str | None] = mapped_column(String(128))
-    item_id: Mapped[str] = mapped_column(String(128), index=True)
+    item_id: Mapped[str] = mapped_column(String(128))  # no index of its own: migration 0007
     type: Mapped[str] = mapped_column(String(20))
     timestamp: Mapped[datetime] = mapped_column(index=True)
     dwell_seconds: Mapped[float | None] = mapped_column(Float)
