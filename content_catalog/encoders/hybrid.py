@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
-from sklearn.cluster import KMeans
 
 from content_catalog.encoders.base import TextEncoder, check_texts, l2_normalize, read_manifest, write_manifest
 from content_catalog.encoders.tfidf_svd import TfidfSvdEncoder
@@ -225,6 +224,8 @@ def _spectral_projection(lexical: np.ndarray, components: int, power: float) -> 
 
 def _fit_centroids(vectors: np.ndarray, clusters: int, seed: int) -> np.ndarray:
     """Unit k-means centroids of the catalog's vectors (k clamped to the distinct rows)."""
+    from sklearn.cluster import KMeans  # imported here: seconds of import that only a clustered fit needs
+
     distinct = np.unique(vectors.round(6), axis=0).shape[0]
     k = max(1, min(clusters, distinct))
     model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(vectors)
