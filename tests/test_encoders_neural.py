@@ -84,6 +84,29 @@ def test_hybrid_round_trips_through_its_manifest(use: UseMultilingualEncoder, tm
     np.testing.assert_allclose(loaded.encode(CORPUS), hybrid.encode(CORPUS), atol=1e-5)
 
 
+def test_hybrid_post_processing_is_fitted_saved_and_loaded(use: UseMultilingualEncoder, tmp_path: Path) -> None:
+    """Spectral lexical projection, lexical-neighbour smoothing of USE and cluster features survive a round trip;
+    an empty text stays an all-zero row; a manifest without the new parameters (older saves) loads them off."""
+    post = {"lexical_components": 3, "neural_smoothing": 0.5, "neural_neighbours": 2, "clusters": 3}
+    hybrid = HybridEncoder(0.3, TfidfSvdEncoder(dim=4, random_state=0), use, **post).fit(CORPUS)
+    assert hybrid.dim == 3 + USE_DIM + 3
+    vectors = hybrid.encode([*CORPUS, ""])
+    assert vectors.shape == (len(CORPUS) + 1, hybrid.dim) and not vectors[-1].any()
+    np.testing.assert_allclose(np.linalg.norm(vectors[:-1], axis=1), 1.0, atol=1e-5)
+    query = hybrid.encode(["稻飞虱防治"])
+    assert int((query @ vectors[:-1].T).argmax()) in (0, 1)
+    folder = hybrid.save(tmp_path / "tuned")
+    loaded = load_encoder(folder)
+    assert isinstance(loaded, HybridEncoder) and loaded.post == hybrid.post
+    np.testing.assert_allclose(loaded.encode(CORPUS), vectors[:-1], atol=1e-5)
+    old = HybridEncoder.load(
+        HybridEncoder(0.3, TfidfSvdEncoder(dim=4, random_state=0), use).fit(CORPUS).save(tmp_path / "old")
+    )
+    assert old.dim == 4 + USE_DIM and not old._fitted
+    with pytest.raises(ValueError, match="unknown hybrid parameter"):
+        HybridEncoder(0.3, whitening=True)
+
+
 def test_hybrid_rejects_bad_weights_and_the_default_is_hybrid() -> None:
     with pytest.raises(ValueError, match="tfidf_weight must be in"):
         HybridEncoder(1.5)

@@ -207,6 +207,7 @@ class TfidfSvdEncoder(TextEncoder):
         if keep.size > self.max_memory:
             keep = np.sort(np.random.default_rng(self.random_state).choice(keep, self.max_memory, replace=False))
         parts["memory"] = (normalize(matrix[keep]).astype(np.float32).tocsr(), dense[keep])
+        parts["memory_rows"] = keep  # positions in the fitted corpus, so other encoders can align with the memory
 
     def _fit_supervised(
         self, parts: dict[str, Any], matrix: sp.csr_matrix, dense: np.ndarray, y: Sequence[str | None]
@@ -222,6 +223,7 @@ class TfidfSvdEncoder(TextEncoder):
         if len(distinct) < 2:
             return
         smoothed = self._smooth(parts, matrix, dense) if parts["memory"] is not None else dense
+        assert isinstance(smoothed, np.ndarray)
         lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto")
         lda.fit(smoothed[labelled], np.asarray(labels, dtype=object)[labelled].astype(str))
         parts["lda"] = lda
@@ -244,27 +246,41 @@ class TfidfSvdEncoder(TextEncoder):
             self._projection = cached
         return l2_normalize(np.asarray(matrix @ cached[1]))
 
-    def _smooth(self, parts: dict[str, Any], matrix: sp.csr_matrix, dense: np.ndarray) -> np.ndarray:
+    def _smooth(
+        self, parts: dict[str, Any], matrix: sp.csr_matrix, dense: np.ndarray, extra: int = 0
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Add `smoothing_weight` × the mean vector of each row's lexical neighbours in the memory.
 
-        Rows are processed in blocks so the (block × memory) similarity matrix stays small.
+        Rows are processed in blocks so the (block × memory) similarity matrix stays small. With `extra` > 0
+        also returns each row's `extra` best memory rows (best first) and a mask of those with any shared
+        term, found in the same scan, for a caller that smooths another representation (`hybrid`).
         """
         memory_matrix, memory_dense = parts["memory"]
-        m = min(self.smoothing_neighbours, memory_matrix.shape[0])
+        n_memory = memory_matrix.shape[0]
+        m = min(self.smoothing_neighbours, n_memory)
+        wanted = min(max(m, extra), n_memory)
         unit_rows = l2_normalize_rows(matrix).astype(np.float32)
         memory_by_term = self._memory_by_term(memory_matrix)
         smoothed = np.empty_like(dense)
+        neighbours = np.zeros((matrix.shape[0], wanted), dtype=np.int64)
+        shared = np.zeros((matrix.shape[0], wanted), dtype=bool)
         for start in range(0, matrix.shape[0], _SMOOTH_BLOCK):
             stop = min(start + _SMOOTH_BLOCK, matrix.shape[0])
             sims = (unit_rows[start:stop] @ memory_by_term).toarray()
-            if m < sims.shape[1]:
-                top = np.argpartition(-sims, m - 1, axis=1)[:, :m]
+            if wanted < sims.shape[1]:
+                top = np.argpartition(-sims, wanted - 1, axis=1)[:, :wanted]
             else:
                 top = np.tile(np.arange(sims.shape[1]), (stop - start, 1))
-            valid = (np.take_along_axis(sims, top, axis=1) > 0).astype(np.float32)
+            top_sims = np.take_along_axis(sims, top, axis=1)
+            order = np.argsort(-top_sims, axis=1, kind="stable")
+            top, top_sims = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_sims, order, axis=1)
+            neighbours[start:stop], shared[start:stop] = top, top_sims > 0
+            valid = (top_sims[:, :m] > 0).astype(np.float32)
             counts = np.maximum(valid.sum(axis=1, keepdims=True), 1.0)
-            neighbour_mean = (memory_dense[top] * valid[:, :, None]).sum(axis=1) / counts
+            neighbour_mean = (memory_dense[top[:, :m]] * valid[:, :, None]).sum(axis=1) / counts
             smoothed[start:stop] = dense[start:stop] + self.smoothing_weight * neighbour_mean
+        if extra:
+            return smoothed, neighbours[:, :extra], shared[:, :extra]
         return smoothed
 
     def _memory_by_term(self, memory_matrix: sp.csr_matrix) -> sp.csr_matrix:
@@ -281,13 +297,50 @@ class TfidfSvdEncoder(TextEncoder):
         return self._encode_matrix(parts, self._weighted(parts, texts))
 
     def _encode_matrix(self, parts: dict[str, Any], matrix: sp.csr_matrix) -> np.ndarray:
+        return self._encode_matrix_with_neighbours(parts, matrix, 0)[0]
+
+    def _encode_matrix_with_neighbours(
+        self, parts: dict[str, Any], matrix: sp.csr_matrix, extra: int
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         dense = self._project(parts, matrix)
+        neighbours = shared = None
         if parts.get("memory") is not None:
-            dense = self._smooth(parts, matrix, dense)
+            if extra:
+                dense, neighbours, shared = self._smooth(parts, matrix, dense, extra)  # type: ignore[misc]
+            else:
+                dense = self._smooth(parts, matrix, dense)  # type: ignore[assignment]
         if parts.get("lda") is not None:
             supervised = l2_normalize(parts["lda"].transform(dense))
             dense = np.hstack([l2_normalize(dense), self.supervised_weight * supervised])
-        return l2_normalize(dense)
+        return l2_normalize(dense), neighbours, shared
+
+    @property
+    def memory_rows(self) -> np.ndarray:
+        """Positions (in the fitted corpus: texts, then background) of the documents kept for smoothing."""
+        parts = self._require_fitted()
+        if parts.get("memory") is None or "memory_rows" not in parts:
+            raise RuntimeError("this tfidf-svd keeps no memory: fitted without smoothing, or saved before it")
+        return np.asarray(parts["memory_rows"])
+
+    def encode_with_neighbours(self, texts: Sequence[str], count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`encode(texts)` plus, from the same lexical scan, each text's `count` most similar memory documents
+        (indices into `memory_rows`, best first; shape (n, count')) and whether each shares any term with it.
+
+        Needs smoothing on (the memory); count' = min(count, memory size)."""
+        self.memory_rows  # noqa: B018 - raises a clear error when there is no memory
+        parts = self._require_fitted()
+        items = check_texts(texts)
+        vectors, rows, shared = [], [], []
+        for batch in _batches(items):
+            dense, neighbours, mask = self._encode_matrix_with_neighbours(parts, self._weighted(parts, batch), count)
+            assert neighbours is not None and mask is not None
+            vectors.append(dense)
+            rows.append(neighbours)
+            shared.append(mask)
+        width = min(count, parts["memory"][0].shape[0])
+        if not items:
+            return np.zeros((0, self.dim), np.float32), np.zeros((0, width), np.int64), np.zeros((0, width), bool)
+        return np.vstack(vectors).astype(np.float32, copy=False), np.vstack(rows), np.vstack(shared)
 
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         """Unit vectors (n, dim) float32; texts with no known term get an all-zero row."""
