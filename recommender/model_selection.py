@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,24 +46,37 @@ and new items no longer need it: the cold-start companions answer them. Where EA
 LightFM is still the model."""
 
 
+LIGHTFM_MAX_INTERACTIONS = 250_000
+"""Above this many training interactions `auto` leaves LightFM out altogether (catalogs past
+`EASE_MAX_ITEMS`, where it competes with ALS): per pass on the same matrix LightFM WARP cost 2.4× implicit's
+ALS at 100k events and 6.1× at 1M, the gap growing with events, and its 30 epochs at ~1M interactions
+already took longer than the whole 10-minute training budget (bench/README.md, "Training at scale").
+ALS is then the only candidate: its validation fit is continued, not redone, by the final fit."""
+
+
 def auto_candidates(n_items: int, n_interactions: int = 0) -> tuple[list[str], list[str]]:
     """(candidates, messages): the dense item×item models are skipped above `EASE_MAX_ITEMS` items, the
-    LightFM ones beside EASE above `LIGHTFM_AUTO_INTERACTIONS` training interactions."""
+    LightFM ones beside EASE above `LIGHTFM_AUTO_INTERACTIONS` training interactions. Past the item
+    limit ALS joins LightFM, and LightFM is skipped above `LIGHTFM_MAX_INTERACTIONS`."""
     if n_items <= EASE_MAX_ITEMS:
         if n_interactions > LIGHTFM_AUTO_INTERACTIONS:
             limit = LIGHTFM_AUTO_INTERACTIONS
             return ["ease"], [f"skipped lightfm, ease+lightfm: {n_interactions} interactions > {limit} (time)"]
         return list(AUTO_CANDIDATES), []
-    kept = [c for c in AUTO_CANDIDATES if "ease" not in c]
-    return kept, [f"skipped ease, ease+lightfm: {n_items} items > {EASE_MAX_ITEMS} (dense items×items)"]
+    messages = [f"skipped ease, ease+lightfm: {n_items} items > {EASE_MAX_ITEMS} (dense items×items)"]
+    if n_interactions > LIGHTFM_MAX_INTERACTIONS:
+        limit = LIGHTFM_MAX_INTERACTIONS
+        messages.append(f"skipped lightfm: {n_interactions} interactions > {limit} (time: WARP ≥ 2.4× an ALS pass)")
+        return ["als"], messages
+    return ["lightfm", "als"], messages
 
 
 class MemoryCatalog:
     """The catalog and users in memory, no rules: what validation serves from."""
 
-    def __init__(self, items: Sequence[Item], users: Sequence[User]) -> None:
+    def __init__(self, items: Sequence[Item], users: Sequence[User] | Mapping[str, User]) -> None:
         self._items = list(items)
-        self._users = {u.id: u for u in users}
+        self._users = users if isinstance(users, Mapping) else {u.id: u for u in users}
 
     def catalog_version(self) -> str:
         return "validation"
@@ -96,7 +109,7 @@ class ValidationSet:
     def build(
         cls,
         items: Sequence[Item],
-        users: Sequence[User],
+        users: Sequence[User] | Mapping[str, User],
         before: EventColumns,
         after: EventColumns,
         now: datetime,
