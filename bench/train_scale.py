@@ -189,12 +189,38 @@ def _setup(cache: Path, data_dir: Path, n_items: int, n_users: int, n_events: in
 
     store = build_store(cache, data_dir, n_items, n_users, n_events)
     var_dir = cache / f"var-{store.stem}"
+    if not (var_dir / "embedded").exists() and _share_embedding(store, var_dir, cache):
+        return store, var_dir
     if not (var_dir / "embedded").exists():
         kepu = str(Path(sys.executable).with_name("kepu"))
         cmd = [kepu, "catalog", "embed", "--store-url", f"sqlite:///{store}", "--var-dir", str(var_dir)]
         subprocess.run(cmd, env={**os.environ, **ENV, "PYTHONPATH": str(ROOT)}, check=True, capture_output=True)
         (var_dir / "embedded").write_text("ok")
     return store, var_dir
+
+
+def _share_embedding(store: Path, var_dir: Path, cache: Path) -> bool:
+    """Register in `store` an index `kepu catalog embed` saved for another cached store with the same
+    catalog (every size copies one items file, so `catalog_version()` matches): embedding 100k items
+    takes tens of minutes of set-up, and the vectors would be identical."""
+    from content_catalog.store import Store
+
+    spec = ENV["KEPU_ENCODER"]
+    with Store(f"sqlite:///{store}", migrate=False) as target:
+        version = target.catalog_version()
+        if target.vector_index_versions(spec, limit=1):
+            return False
+        for other in sorted(cache.glob("train-*.sqlite")):
+            if other == store or not (cache / f"var-{other.stem}" / "embedded").exists():
+                continue
+            with Store(f"sqlite:///{other}", migrate=False) as source:
+                record = next(iter(source.vector_index_versions(spec, limit=1)), None)
+            if record is not None and record.catalog_version == version and Path(record.path).exists():
+                target.add_vector_index_version(spec, version, record.path, record.item_count)
+                var_dir.mkdir(parents=True, exist_ok=True)
+                (var_dir / "embedded").write_text(f"shared: {record.path}")
+                return True
+    return False
 
 
 def main() -> None:
