@@ -8,8 +8,10 @@ so its peak RSS is its own (`os.wait4` → ru_maxrss):
   vectors reused from the saved index, `--model auto` validation on a seeded sample of users, final fit,
   bundle). Time, peak RSS, chosen model, served validation NDCG@10 and the phase timings of the manifest.
 - implicit: the same CSR (built by kepu's reader and matrix builder; that part is timed apart), then
-  `AlternatingLeastSquares` and `BayesianPersonalizedRanking` with the factors and iterations of kepu's
-  LightFM (64, 30 epochs), one thread like LightFM's.
+  `AlternatingLeastSquares` and `BayesianPersonalizedRanking` with kepu's ALS setting (64 factors, 15
+  iterations, same regularization and alpha for ALS), one thread like kepu's.
+CPU seconds (the child's user + system time) are reported beside wall time: on a shared machine they are
+what the code costs, wall time what this run got.
 
 Set-up (never measured): the stores are bulk-loaded and cached by `bench/train_scale_setup.py`, and
 `kepu catalog embed` (tfidf-svd, 64 dims) runs once per store, as a deployment does before `kepu train`.
@@ -18,6 +20,7 @@ column shows validation works at scale, not model quality.
 
     PYTHONPATH=$PWD .venv/bin/python bench/train_scale.py --quick
     PYTHONPATH=$PWD .venv/bin/python bench/train_scale.py --sizes 100000,1000000,10000000 --json out.json
+    PYTHONPATH=$PWD .venv/bin/python bench/train_scale.py --fit-only --sizes 1000000   # kepu ALS / LightFM vs implicit
 """
 
 from __future__ import annotations
@@ -289,6 +292,7 @@ def main() -> None:
                 else:
                     assert var_dir is not None
                     result[who] = _kepu(store, var_dir, args.timeout)
+                print(f"  {who}: {json.dumps(result[who])}", flush=True)  # each half as soon as it is measured
             rows.append(result)
             (_print_fit_row if args.fit_only else _print_row)(result)
     if args.json:
