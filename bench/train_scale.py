@@ -232,6 +232,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="10k items, 100k events")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--implicit-first", action="store_true", help="start the alternation with the baseline")
+    parser.add_argument("--wait-embedding", type=Path, help="set-up: wait for this var dir's embedding, then share it")
     parser.add_argument("--cache", type=Path, default=Path("/work/cache/trainscale"))
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("KEPU_DATA_DIR", "../shared/data")))
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per child process")
@@ -268,12 +270,9 @@ def main() -> None:
     rows = []
     for n_events in sizes:
         n_users = max(1_000, n_events // 10)
-        if args.read_only or args.fit_only:
-            from bench.train_scale_setup import build_store
+        from bench.train_scale_setup import build_store
 
-            store, var_dir = build_store(args.cache, args.data_dir, n_items, n_users, n_events), None
-        else:
-            store, var_dir = _setup(args.cache, args.data_dir, n_items, n_users, n_events)
+        store, var_dir = build_store(args.cache, args.data_dir, n_items, n_users, n_events), None
         if args.read_only:  # the streamed columns vs the DataFrame path training used before
             row = {"events": n_events, "columns": _fit(store, "", args.iterations, args.timeout)}
             if n_events <= args.frame_max_events:
@@ -282,15 +281,17 @@ def main() -> None:
             print(json.dumps(row), flush=True)
             continue
         for repeat in range(args.repeats):
-            order = ("kepu", "implicit") if repeat % 2 == 0 else ("implicit", "kepu")
+            order = ("kepu", "implicit") if (repeat + args.implicit_first) % 2 == 0 else ("implicit", "kepu")
             result: dict[str, Any] = {"events": n_events, "repeat": repeat, "iterations": args.iterations}
             for who in order:
                 if who == "implicit":
                     result[who] = _fit(store, "als,bpr", args.iterations, args.timeout)
                 elif args.fit_only:
                     result[who] = _fit(store, args.kepu_models, args.iterations, args.timeout)
-                else:
-                    assert var_dir is not None
+                else:  # the catalog embedding (set-up) only now: the baseline may run while it is built
+                    while args.wait_embedding and not (args.wait_embedding / "embedded").exists():
+                        time.sleep(10)  # another store of this catalog is being embedded: share it
+                    store, var_dir = _setup(args.cache, args.data_dir, n_items, n_users, n_events)
                     result[who] = _kepu(store, var_dir, args.timeout)
                 print(f"  {who}: {json.dumps(result[who])}", flush=True)  # each half as soon as it is measured
             rows.append(result)
