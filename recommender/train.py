@@ -176,14 +176,16 @@ class TrainingSet:
             return self.fitted[name]
         data = self.training_data(inter)
         previous = warm.fitted.get(name) if warm is not None else None
+        ranker: Ranker
         if isinstance(previous, ALSRanker) and warm is not None:
             params = {**self.params.ranker_params(name), "iterations": self.params.als_warm_iterations}
             start = warm_start(previous, warm.users, inter.user_map.to_list(), self.seed)
-            ranker: Ranker = ALSRanker(seed=self.seed, **params).fit(data, start=start)
-            ranker.params["warm_start"] = f"validation fit ({self.params.als_iterations} iterations)"  # type: ignore[attr-defined]
+            als = ALSRanker(seed=self.seed, **params).fit(data, start=start)
+            als.params["warm_start"] = f"validation fit ({self.params.als_iterations} iterations)"
+            ranker = als
         elif name == "ease+lightfm":
             parts = [self.fit(part, inter) for part in ("ease", "lightfm")]
-            ranker: Ranker = BlendRanker.from_parts(parts, data, seed=self.seed)
+            ranker = BlendRanker.from_parts(parts, data, seed=self.seed)
         else:
             ranker = make_ranker(name, seed=self.seed, **self.params.ranker_params(name)).fit(data)
         self.fitted[name] = ranker
