@@ -264,7 +264,7 @@ def train(
         typer.Option(
             "--model",
             help="auto (default: the candidate whose served list scores best on the last 10% of events) "
-            "or one of lightfm, ease, item-knn, ease+lightfm, content-bilinear, cold-user",
+            "or one of lightfm, als, ease, item-knn, ease+lightfm, content-bilinear, cold-user",
         ),
     ] = "auto",
     store_url: StoreUrl = None,

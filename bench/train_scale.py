@@ -8,8 +8,10 @@ so its peak RSS is its own (`os.wait4` → ru_maxrss):
   vectors reused from the saved index, `--model auto` validation on a seeded sample of users, final fit,
   bundle). Time, peak RSS, chosen model, served validation NDCG@10 and the phase timings of the manifest.
 - implicit: the same CSR (built by kepu's reader and matrix builder; that part is timed apart), then
-  `AlternatingLeastSquares` and `BayesianPersonalizedRanking` with the factors and iterations of kepu's
-  LightFM (64, 30 epochs), one thread like LightFM's.
+  `AlternatingLeastSquares` and `BayesianPersonalizedRanking` with kepu's ALS setting (64 factors, 15
+  iterations, same regularization and alpha for ALS), one thread like kepu's.
+CPU seconds (the child's user + system time) are reported beside wall time: on a shared machine they are
+what the code costs, wall time what this run got.
 
 Set-up (never measured): the stores are bulk-loaded and cached by `bench/train_scale_setup.py`, and
 `kepu catalog embed` (tfidf-svd, 64 dims) runs once per store, as a deployment does before `kepu train`.
@@ -18,6 +20,7 @@ column shows validation works at scale, not model quality.
 
     PYTHONPATH=$PWD .venv/bin/python bench/train_scale.py --quick
     PYTHONPATH=$PWD .venv/bin/python bench/train_scale.py --sizes 100000,1000000,10000000 --json out.json
+    PYTHONPATH=$PWD .venv/bin/python bench/train_scale.py --fit-only --sizes 1000000   # kepu ALS / LightFM vs implicit
 """
 
 from __future__ import annotations
@@ -40,11 +43,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 ENV = {"KEPU_ENCODER": "tfidf-svd", "KEPU_ENCODER_DIM": "64", "KEPU_SEED": "0"}
-FACTORS, ITERATIONS = 64, 30
+FACTORS, ITERATIONS = 64, 15
+"""kepu's ALS setting (`TrainParams.no_components`, `als_iterations`); the baselines get the same."""
 
 
-def _run(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS GiB, stdout) of one child process."""
+def _run(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[float, float, str, float]:
+    """(wall seconds, peak RSS GiB, stdout, CPU seconds) of one child process."""
     full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -57,26 +61,27 @@ def _run(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[float, fl
     # communicate() reaped the child; its peak RSS is in the children's rusage (one child at a time)
     import resource
 
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak, cpu = usage.ru_maxrss / 2**20, usage.ru_utime + usage.ru_stime
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-3000:]}")
-    return seconds, peak, out
+    return seconds, peak, out, cpu
 
 
-def _spawn(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[float, float, str]:
+def _spawn(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[float, float, str, float]:
     """`_run` in a fresh helper process, so RUSAGE_CHILDREN holds this child only."""
     helper = [sys.executable, __file__, "--measure", json.dumps({"cmd": cmd, "env": env, "timeout": timeout})]
     out = subprocess.run(helper, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-4000:])
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    return result["seconds"], result["peak_gib"], result["stdout"]
+    return result["seconds"], result["peak_gib"], result["stdout"], result["cpu_seconds"]
 
 
 def _kepu(store: Path, var_dir: Path, timeout: float) -> dict[str, Any]:
     kepu = str(Path(sys.executable).with_name("kepu"))
     cmd = [kepu, "train", "--seed", "0", "--store-url", f"sqlite:///{store}", "--var-dir", str(var_dir)]
-    seconds, peak, out = _spawn(cmd, ENV, timeout)
+    seconds, peak, out, cpu = _spawn(cmd, ENV, timeout)
     models = var_dir / "models"
     newest = max((p for p in models.iterdir() if (p / "manifest.json").exists()), key=lambda p: p.stat().st_mtime)
     manifest = json.loads((newest / "manifest.json").read_text())
@@ -84,8 +89,12 @@ def _kepu(store: Path, var_dir: Path, timeout: float) -> dict[str, Any]:
     figures = selection.get("candidates", {}).get(selection.get("model"), {})
     return {
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu, 1),
         "peak_gib": round(peak, 2),
         "model": selection.get("model"),
+        "reason": selection.get("reason"),
+        "final_fit": manifest.get("final_fit", {}),
+        "validation_fit_seconds": figures.get("fit_seconds"),
         "messages": selection.get("messages", []),
         "served_ndcg@10": figures.get("served_ndcg@10"),
         "validation_users": figures.get("validation_users"),
@@ -98,8 +107,9 @@ def _kepu(store: Path, var_dir: Path, timeout: float) -> dict[str, Any]:
 
 def _fit(store: Path, models: str, iterations: int, timeout: float) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--fit-child", str(store), f"--models={models}", f"--iterations={iterations}"]
-    seconds, peak, out = _spawn(cmd, {}, timeout)
-    return {**json.loads(out.strip().splitlines()[-1]), "seconds": round(seconds, 1), "peak_gib": round(peak, 2)}
+    seconds, peak, out, cpu = _spawn(cmd, {}, timeout)
+    figures = json.loads(out.strip().splitlines()[-1])
+    return {**figures, "seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1), "peak_gib": round(peak, 2)}
 
 
 def fit_child(store_path: str, models: list[str], iterations: int) -> None:
@@ -113,6 +123,8 @@ def fit_child(store_path: str, models: list[str], iterations: int) -> None:
     from content_catalog.store import Store
     from features.event_columns import columns_from_chunks
     from features.interactions import InteractionMatrixBuilder, interactions_from_columns
+    from features.user_profiles import UserProfiles
+    from recommender.rankers.als import DEFAULTS as ALS_DEFAULTS
 
     threadpool_limits(1)
     out: dict[str, Any] = {}
@@ -135,7 +147,7 @@ def fit_child(store_path: str, models: list[str], iterations: int) -> None:
         out["columns_mib"] = round(events.nbytes() / 2**20)
         mark = time.perf_counter()
         keys = set(events.keys)
-        users = {u.id: u for u in store.iter_users() if u.id in keys}
+        users = UserProfiles.from_rows(row for row in store.iter_user_profiles() if row[0] in keys)
         out["read_users_seconds"] = round(time.perf_counter() - mark, 1)
     mark = time.perf_counter()
     inter = interactions_from_columns(events, item_ids, InteractionMatrixBuilder(half_life_days=30.0))
@@ -144,28 +156,30 @@ def fit_child(store_path: str, models: list[str], iterations: int) -> None:
     out["csr_seconds"] = round(time.perf_counter() - mark, 1)
     out["read_matrix_seconds"] = round(time.perf_counter() - started, 1)
     out |= {"nnz": int(matrix.nnz), "shape": matrix.shape, "index_dtype": str(matrix.indices.dtype)}
-    if with_lightfm:
+    for name in [m for m in models if m.startswith("kepu-")] + (["lightfm"] if with_lightfm else []):
         import numpy as np
         import scipy.sparse as sp
 
         from features.user_features import UserFeatureBuilder
         from recommender.rankers import TrainingData, make_ranker
-        from recommender.train import TrainParams, _users_for
+        from recommender.train import TrainParams
 
-        rows = _users_for(inter.user_map.to_list(), users)
-        user_x = UserFeatureBuilder(identity=False, normalize=False).fit([]).transform(rows)
+        user_x = users.features(inter.user_map.to_list(), UserFeatureBuilder(identity=False, normalize=False).fit([]))
         item_x = sp.csr_matrix((matrix.shape[1], 0), dtype=np.float32)
-        params = {**TrainParams().ranker_params("lightfm"), "epochs": iterations}
+        ranker = name.removeprefix("kepu-")
+        key = "epochs" if ranker == "lightfm" else "iterations"
+        params = {**TrainParams().ranker_params(ranker), key: iterations}
         start = time.perf_counter()
-        make_ranker("lightfm", seed=0, **params).fit(TrainingData(matrix, user_x, item_x))
-        out["lightfm_seconds"] = round(time.perf_counter() - start, 1)
+        make_ranker(ranker, seed=0, **params).fit(TrainingData(matrix, user_x, item_x))
+        out[f"{ranker}_seconds"] = round(time.perf_counter() - start, 1)
     for name, cls in (
         ("als", implicit.cpu.als.AlternatingLeastSquares),
         ("bpr", implicit.cpu.bpr.BayesianPersonalizedRanking),
     ):
         if name not in models:
             continue
-        model = cls(factors=FACTORS, iterations=iterations, num_threads=1, random_state=0)
+        extra = {k: ALS_DEFAULTS[k] for k in ("regularization", "alpha")} if name == "als" else {}
+        model = cls(factors=FACTORS, iterations=iterations, num_threads=1, random_state=0, **extra)
         start = time.perf_counter()
         model.fit(matrix, show_progress=False)
         out[f"{name}_seconds"] = round(time.perf_counter() - start, 1)
@@ -178,6 +192,8 @@ def _setup(cache: Path, data_dir: Path, n_items: int, n_users: int, n_events: in
 
     store = build_store(cache, data_dir, n_items, n_users, n_events)
     var_dir = cache / f"var-{store.stem}"
+    if not (var_dir / "embedded").exists() and _share_embedding(store, var_dir, cache):
+        return store, var_dir
     if not (var_dir / "embedded").exists():
         kepu = str(Path(sys.executable).with_name("kepu"))
         cmd = [kepu, "catalog", "embed", "--store-url", f"sqlite:///{store}", "--var-dir", str(var_dir)]
@@ -186,12 +202,38 @@ def _setup(cache: Path, data_dir: Path, n_items: int, n_users: int, n_events: in
     return store, var_dir
 
 
+def _share_embedding(store: Path, var_dir: Path, cache: Path) -> bool:
+    """Register in `store` an index `kepu catalog embed` saved for another cached store with the same
+    catalog (every size copies one items file, so `catalog_version()` matches): embedding 100k items
+    takes tens of minutes of set-up, and the vectors would be identical."""
+    from content_catalog.store import Store
+
+    spec = ENV["KEPU_ENCODER"]
+    with Store(f"sqlite:///{store}", migrate=False) as target:
+        version = target.catalog_version()
+        if target.vector_index_versions(spec, limit=1):
+            return False
+        for other in sorted(cache.glob("train-*.sqlite")):
+            if other == store or not (cache / f"var-{other.stem}" / "embedded").exists():
+                continue
+            with Store(f"sqlite:///{other}", migrate=False) as source:
+                record = next(iter(source.vector_index_versions(spec, limit=1)), None)
+            if record is not None and record.catalog_version == version and Path(record.path).exists():
+                target.add_vector_index_version(spec, version, record.path, record.item_count)
+                var_dir.mkdir(parents=True, exist_ok=True)
+                (var_dir / "embedded").write_text(f"shared: {record.path}")
+                return True
+    return False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000,1000000,10000000", help="event counts, comma-separated")
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="10k items, 100k events")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--implicit-first", action="store_true", help="start the alternation with the baseline")
+    parser.add_argument("--wait-embedding", type=Path, help="set-up: wait for this var dir's embedding, then share it")
     parser.add_argument("--cache", type=Path, default=Path("/work/cache/trainscale"))
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("KEPU_DATA_DIR", "../shared/data")))
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per child process")
@@ -199,6 +241,7 @@ def main() -> None:
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--fit-child", help=argparse.SUPPRESS)
     parser.add_argument("--models", default="als,bpr", help=argparse.SUPPRESS)
+    parser.add_argument("--kepu-models", default="kepu-als,lightfm", help="--fit-only: kepu's rankers to fit")
     parser.add_argument("--iterations", type=int, default=ITERATIONS, help="epochs / iterations of every model")
     parser.add_argument(
         "--read-only",
@@ -214,8 +257,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.measure:
         spec = json.loads(args.measure)
-        seconds, peak, out = _run(spec["cmd"], spec["env"], spec["timeout"])
-        print(json.dumps({"seconds": seconds, "peak_gib": peak, "stdout": out}))
+        seconds, peak, out, cpu = _run(spec["cmd"], spec["env"], spec["timeout"])
+        print(json.dumps({"seconds": seconds, "peak_gib": peak, "stdout": out, "cpu_seconds": cpu}))
         return
     if args.fit_child:
         fit_child(args.fit_child, [m for m in args.models.split(",") if m], args.iterations)
@@ -227,12 +270,9 @@ def main() -> None:
     rows = []
     for n_events in sizes:
         n_users = max(1_000, n_events // 10)
-        if args.read_only or args.fit_only:
-            from bench.train_scale_setup import build_store
+        from bench.train_scale_setup import build_store
 
-            store, var_dir = build_store(args.cache, args.data_dir, n_items, n_users, n_events), None
-        else:
-            store, var_dir = _setup(args.cache, args.data_dir, n_items, n_users, n_events)
+        store, var_dir = build_store(args.cache, args.data_dir, n_items, n_users, n_events), None
         if args.read_only:  # the streamed columns vs the DataFrame path training used before
             row = {"events": n_events, "columns": _fit(store, "", args.iterations, args.timeout)}
             if n_events <= args.frame_max_events:
@@ -241,16 +281,19 @@ def main() -> None:
             print(json.dumps(row), flush=True)
             continue
         for repeat in range(args.repeats):
-            order = ("kepu", "implicit") if repeat % 2 == 0 else ("implicit", "kepu")
+            order = ("kepu", "implicit") if (repeat + args.implicit_first) % 2 == 0 else ("implicit", "kepu")
             result: dict[str, Any] = {"events": n_events, "repeat": repeat, "iterations": args.iterations}
             for who in order:
                 if who == "implicit":
                     result[who] = _fit(store, "als,bpr", args.iterations, args.timeout)
                 elif args.fit_only:
-                    result[who] = _fit(store, "lightfm", args.iterations, args.timeout)
-                else:
-                    assert var_dir is not None
+                    result[who] = _fit(store, args.kepu_models, args.iterations, args.timeout)
+                else:  # the catalog embedding (set-up) only now: the baseline may run while it is built
+                    while args.wait_embedding and not (args.wait_embedding / "embedded").exists():
+                        time.sleep(10)  # another store of this catalog is being embedded: share it
+                    store, var_dir = _setup(args.cache, args.data_dir, n_items, n_users, n_events)
                     result[who] = _kepu(store, var_dir, args.timeout)
+                print(f"  {who}: {json.dumps(result[who])}", flush=True)  # each half as soon as it is measured
             rows.append(result)
             (_print_fit_row if args.fit_only else _print_row)(result)
     if args.json:
@@ -259,28 +302,33 @@ def main() -> None:
 
 def _print_fit_row(r: dict[str, Any]) -> None:
     k, i = r["kepu"], r["implicit"]
+    als, lightfm = k.get("als_seconds"), k.get("lightfm_seconds")
     print(
         f"| {r['events']:,} | {k['shape'][0]:,} × {k['shape'][1]:,} | {k['nnz']:,} | {r['iterations']} "
-        f"| {k['read_matrix_seconds']:.0f} s | {k['lightfm_seconds']:.0f} s | {k['peak_gib']:.2f} GiB "
+        f"| {k['read_matrix_seconds']:.0f} s | {als} s | {lightfm} s | {k['peak_gib']:.2f} GiB "
         f"| {i['als_seconds']:.0f} s | {i['bpr_seconds']:.0f} s | {i['peak_gib']:.2f} GiB "
-        f"| {k['lightfm_seconds'] / max(i['als_seconds'], 0.01):.1f}× "
-        f"| {k['lightfm_seconds'] / max(i['bpr_seconds'], 0.01):.1f}× |",
+        f"| {(als or 0) / max(i['als_seconds'], 0.01):.2f}× "
+        f"| {(lightfm or 0) / max(i['als_seconds'], 0.01):.1f}× |",
         flush=True,
     )
 
 
 def _print_row(r: dict[str, Any]) -> None:
+    """kepu train end to end vs the baseline's read + CSR + one ALS fit (what training minimally does)."""
     k, i = r["kepu"], r["implicit"]
-    final_fit = k["timings"].get("final_fit", 0.0)
+    t = k["timings"]
+    baseline = i["read_matrix_seconds"] + i["als_seconds"]
     print(
         f"| {r['events']:,} | {k['data_counts'].get('users', 0):,} | {k['data_counts'].get('interactions', 0):,} "
-        f"| {k['seconds']:.0f} s | {k['peak_gib']:.2f} GiB | {k['model']} | {k['served_ndcg@10']} "
-        f"({k['validation_users']} users) | {final_fit:.0f} s | {i['read_matrix_seconds']:.0f} s "
-        f"| {i['als_seconds']:.0f} s | {i['bpr_seconds']:.0f} s | {i['peak_gib']:.2f} GiB "
-        f"| {final_fit / max(i['als_seconds'], 0.01):.1f}× / {final_fit / max(i['bpr_seconds'], 0.01):.1f}× |",
+        f"| {k['seconds']:.0f} s | {k['cpu_seconds']:.0f} s | {k['peak_gib']:.2f} GiB | {k['model']} "
+        f"| {k['served_ndcg@10']} ({k['validation_users']} users) | {k.get('validation_fit_seconds')} s "
+        f"| {t.get('final_fit', 0.0):.0f} s | {i['read_matrix_seconds']:.0f} s | {i['als_seconds']:.0f} s "
+        f"| {i['bpr_seconds']:.0f} s | {i['seconds']:.0f} s | {i['cpu_seconds']:.0f} s | {i['peak_gib']:.2f} GiB "
+        f"| {k['seconds'] / max(baseline, 0.01):.2f}× |",
         flush=True,
     )
-    print(f"  kepu phases: {k['timings']}  messages: {k['messages']}", flush=True)
+    print(f"  kepu phases: {t}  final fit: {k['final_fit']}", flush=True)
+    print(f"  selection: {k['model']} ({k['reason']}); messages: {k['messages']}", flush=True)
 
 
 if __name__ == "__main__":

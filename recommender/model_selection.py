@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections import ChainMap
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -55,24 +56,37 @@ and new items no longer need it: the cold-start companions answer them. Where EA
 LightFM is still the model."""
 
 
+LIGHTFM_MAX_INTERACTIONS = 250_000
+"""Above this many training interactions `auto` leaves LightFM out altogether (catalogs past
+`EASE_MAX_ITEMS`, where it competes with ALS): per pass on the same matrix LightFM WARP cost 2.4× implicit's
+ALS at 100k events and 6.1× at 1M, the gap growing with events, and its 30 epochs at ~1M interactions
+already took longer than the whole 10-minute training budget (bench/README.md, "Training at scale").
+ALS is then the only candidate: its validation fit is continued, not redone, by the final fit."""
+
+
 def auto_candidates(n_items: int, n_interactions: int = 0) -> tuple[list[str], list[str]]:
     """(candidates, messages): the dense item×item models are skipped above `EASE_MAX_ITEMS` items, the
-    LightFM ones beside EASE above `LIGHTFM_AUTO_INTERACTIONS` training interactions."""
+    LightFM ones beside EASE above `LIGHTFM_AUTO_INTERACTIONS` training interactions. Past the item
+    limit ALS joins LightFM, and LightFM is skipped above `LIGHTFM_MAX_INTERACTIONS`."""
     if n_items <= EASE_MAX_ITEMS:
         if n_interactions > LIGHTFM_AUTO_INTERACTIONS:
             limit = LIGHTFM_AUTO_INTERACTIONS
             return ["ease"], [f"skipped lightfm, ease+lightfm: {n_interactions} interactions > {limit} (time)"]
         return list(AUTO_CANDIDATES), []
-    kept = [c for c in AUTO_CANDIDATES if "ease" not in c]
-    return kept, [f"skipped ease, ease+lightfm: {n_items} items > {EASE_MAX_ITEMS} (dense items×items)"]
+    messages = [f"skipped ease, ease+lightfm: {n_items} items > {EASE_MAX_ITEMS} (dense items×items)"]
+    if n_interactions > LIGHTFM_MAX_INTERACTIONS:
+        limit = LIGHTFM_MAX_INTERACTIONS
+        messages.append(f"skipped lightfm: {n_interactions} interactions > {limit} (time: WARP ≥ 2.4× an ALS pass)")
+        return ["als"], messages
+    return ["lightfm", "als"], messages
 
 
 class MemoryCatalog:
     """The catalog and users in memory, no rules: what validation serves from."""
 
-    def __init__(self, items: Sequence[Item], users: Sequence[User]) -> None:
+    def __init__(self, items: Sequence[Item], users: Sequence[User] | Mapping[str, User]) -> None:
         self._items = list(items)
-        self._users = {u.id: u for u in users}
+        self._users = users if isinstance(users, Mapping) else {u.id: u for u in users}
 
     def catalog_version(self) -> str:
         return "validation"
@@ -107,7 +121,7 @@ class ValidationSet:
     def build(
         cls,
         items: Sequence[Item],
-        users: Sequence[User],
+        users: Sequence[User] | Mapping[str, User],
         before: EventColumns,
         after: EventColumns,
         now: datetime,
@@ -136,8 +150,9 @@ class ValidationSet:
         truth: dict[str, set[str]] = {}
         for pair in pairs.tolist():
             truth.setdefault(after.keys[pair // n_items], set()).add(after.items[pair % n_items])
-        cold, copies = _cold_requests(users, before, after, chosen)
-        catalog = MemoryCatalog(items, [*users, *copies])
+        by_id = users if isinstance(users, Mapping) else {u.id: u for u in users}
+        cold, copies = _cold_requests(by_id, before, after, chosen)
+        catalog = MemoryCatalog(items, ChainMap({copy.id: copy for copy in copies}, by_id))
         view = HistoryBeforeCutoff.from_columns(catalog, before.take(np.isin(before.key, chosen)))
         # seen filtering must cover the whole history, however long
         per_key = np.bincount(seen_pairs // n_items) if len(seen_pairs) else np.zeros(1, np.int64)
@@ -153,11 +168,10 @@ class ValidationSet:
 
 
 def _cold_requests(
-    users: Sequence[User], before: EventColumns, after: EventColumns, chosen: np.ndarray
+    profiles: Mapping[str, User], before: EventColumns, after: EventColumns, chosen: np.ndarray
 ) -> tuple[dict[str, tuple[datetime, set[str]]], list[User]]:
     """Profile-only copies of the chosen users (codes, `after` coded like `before`) that have events
     before the cutoff: {copy id: (arrival, positive items before and after)} and the copies."""
-    profiles = {u.id: u for u in users}
     positive_types = [EVENT_TYPES.index(t) for t in POSITIVE_EVENTS]
     cold: dict[str, tuple[datetime, set[str]]] = {}
     copies: list[User] = []

@@ -25,11 +25,13 @@ import scipy.sparse as sp
 from content_catalog.schema import Item, User
 from content_catalog.taxonomy import AUDIENCES
 from features.event_columns import EventColumns, columns_from_chunks
-from features.interactions import SESSION_PREFIX, InteractionMatrixBuilder, Interactions, interactions_from_columns
+from features.interactions import InteractionMatrixBuilder, Interactions, interactions_from_columns
 from features.item_features import ItemFeatureBuilder
 from features.user_features import UserFeatureBuilder
+from features.user_profiles import Profile, UserProfiles
 from recommender.model_selection import DEFAULT_MODEL, Selection, ValidationSet, auto_candidates, select
 from recommender.rankers import EASE_MAX_ITEMS, Ranker, RankerError, TrainingData, make_ranker, ranker_names
+from recommender.rankers.als import ALSRanker, warm_start
 from recommender.rankers.blend import BlendRanker
 from recommender.rankers.cold_start import ColdStart, fit_cold_start
 from recommender.registry import Bundle, BundleError, load_bundle, register, save_bundle
@@ -52,6 +54,8 @@ class TrainParams:
     item_alpha: float = 1e-5
     user_alpha: float = 1e-5
     ease_regularization: float = 400.0
+    als_iterations: int = 15
+    als_warm_iterations: int = 5
     half_life_days: float | None = 30.0
     trending_half_life_days: float = 3.0
     n_text_clusters: int = 16
@@ -68,7 +72,8 @@ class TrainParams:
             "item_alpha": self.item_alpha,
             "user_alpha": self.user_alpha,
         }
-        return {"lightfm": lightfm, "ease": {"regularization": self.ease_regularization}}.get(name, {})
+        als = {"factors": self.no_components, "iterations": self.als_iterations}
+        return {"lightfm": lightfm, "ease": {"regularization": self.ease_regularization}, "als": als}.get(name, {})
 
 
 def index_vectors(index: Any) -> Callable[[list[str]], np.ndarray | None]:
@@ -83,27 +88,21 @@ def index_vectors(index: Any) -> Callable[[list[str]], np.ndarray | None]:
     return vectors
 
 
-def _users_for(keys: Sequence[str], known: dict[str, User]) -> list[User]:
-    """A `User` per matrix row; anonymous sessions / unregistered ids get an attribute-less user."""
-    out = []
-    for key in keys:
-        if key in known:
-            out.append(known[key])
-        else:
-            out.append(User(id=key if not key.startswith(SESSION_PREFIX) else key.replace(":", "_", 1)))
-    return out
-
-
-def _audience_popularity(inter: Interactions, users: Sequence[User]) -> np.ndarray:
-    """(n_audiences, n_items): each audience's decayed interaction mass, smoothed with the global mass."""
+def _audience_popularity(inter: Interactions, codes: np.ndarray, profiles: Sequence[Profile]) -> np.ndarray:
+    """(n_audiences, n_items): each audience's decayed interaction mass, smoothed with the global mass.
+    `codes[row]` indexes `profiles` (a user without audiences counts as "public")."""
     matrix = inter.matrix
     overall = np.asarray(matrix.sum(axis=0)).ravel()
     overall = overall / overall.max() if overall.max() > 0 else overall
     out = np.zeros((len(AUDIENCES), matrix.shape[1]), dtype=np.float32)
     position = {audience: a for a, audience in enumerate(AUDIENCES)}
-    pairs = [(position[a], i) for i, u in enumerate(users) for a in (u.audiences or ["public"]) if a in position]
-    aud, rows = (np.array(col, dtype=np.int64) for col in zip(*pairs, strict=True)) if pairs else ([], [])
-    members = sp.csr_matrix((np.ones(len(rows)), (aud, rows)), shape=(len(AUDIENCES), matrix.shape[0]))
+    pairs = {
+        (p, position[a]) for p, profile in enumerate(profiles) for a in (profile[0] or ("public",)) if a in position
+    }
+    prof, aud = (np.array(col, dtype=np.int64) for col in zip(*pairs, strict=True)) if pairs else ([], [])
+    by_profile = sp.csr_matrix((np.ones(len(prof)), (prof, aud)), shape=(len(profiles), len(AUDIENCES)))
+    rows = sp.csr_matrix((np.ones(len(codes)), (np.arange(len(codes)), codes)), shape=(matrix.shape[0], len(profiles)))
+    members = sp.csr_matrix((rows @ by_profile).T)
     members.data[:] = 1.0  # an audience listed twice counts once
     masses = np.asarray((members @ matrix).todense(), dtype=np.float64)
     for a in range(len(AUDIENCES)):
@@ -111,6 +110,15 @@ def _audience_popularity(inter: Interactions, users: Sequence[User]) -> np.ndarr
         mass = mass / mass.max() if mass.max() > 0 else mass
         out[a] = 0.75 * mass + 0.25 * overall
     return out
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """What the validation fitted (on the earlier events) and its matrix rows' keys: a final fit may
+    continue from it rather than start over (`TrainingSet.fit`)."""
+
+    fitted: Mapping[str, Ranker]
+    users: list[str]
 
 
 @dataclass
@@ -122,17 +130,18 @@ class TrainingSet:
     item_builder: ItemFeatureBuilder
     item_x: sp.csr_matrix
     user_builder: UserFeatureBuilder
-    known: dict[str, User]
+    known: UserProfiles
     params: TrainParams
     seed: int
     encoder: TrainableEncoder
     fitted: dict[str, Ranker] = field(default_factory=dict)
+    _data: dict[int, tuple[Interactions, TrainingData]] = field(default_factory=dict)
 
     @classmethod
     def build(
         cls,
         items: Sequence[Item],
-        users: Sequence[User],
+        users: Sequence[User] | UserProfiles,
         encoder: TrainableEncoder,
         params: TrainParams,
         seed: int,
@@ -150,7 +159,7 @@ class TrainingSet:
         ).fit(items, vectors)
         item_x = item_builder.transform(items, vectors)
         user_builder = UserFeatureBuilder(identity=False, normalize=False).fit([])
-        known = {u.id: u for u in users}
+        known = users if isinstance(users, UserProfiles) else UserProfiles.from_users(users)
         return cls(items, vectors, item_builder, item_x, user_builder, known, params, seed, encoder)
 
     @property
@@ -161,37 +170,52 @@ class TrainingSet:
         builder = InteractionMatrixBuilder(half_life_days=self.params.half_life_days, now=now)
         return interactions_from_columns(events, self.item_ids, builder)
 
-    def fit(self, name: str, inter: Interactions) -> Ranker:
-        """Fit ranker `name`; a blend reuses parts already fitted on the same interactions."""
+    def fit(self, name: str, inter: Interactions, warm: WarmStart | None = None) -> Ranker:
+        """Fit ranker `name`; a blend reuses parts already fitted on the same interactions. `warm`: the
+        validation fit, which an ALS final fit continues from (`als_warm_iterations`) instead of restarting."""
         if name in self.fitted:
             return self.fitted[name]
-        users = _users_for(inter.user_map.to_list(), self.known)
-        data = TrainingData(inter.matrix, self.user_builder.transform(users), self.item_x)
-        if name == "ease+lightfm":
+        data = self.training_data(inter)
+        previous = warm.fitted.get(name) if warm is not None else None
+        ranker: Ranker
+        if isinstance(previous, ALSRanker) and warm is not None:
+            params = {**self.params.ranker_params(name), "iterations": self.params.als_warm_iterations}
+            start = warm_start(previous, warm.users, inter.user_map.to_list(), self.seed)
+            als = ALSRanker(seed=self.seed, **params).fit(data, start=start)
+            als.params["warm_start"] = f"validation fit ({self.params.als_iterations} iterations)"
+            ranker = als
+        elif name == "ease+lightfm":
             parts = [self.fit(part, inter) for part in ("ease", "lightfm")]
-            ranker: Ranker = BlendRanker.from_parts(parts, data, seed=self.seed)
+            ranker = BlendRanker.from_parts(parts, data, seed=self.seed)
         else:
             ranker = make_ranker(name, seed=self.seed, **self.params.ranker_params(name)).fit(data)
         self.fitted[name] = ranker
         return ranker
 
+    def training_data(self, inter: Interactions) -> TrainingData:
+        """The rankers' input for these interactions (user features built once per interactions)."""
+        cached = self._data.get(id(inter))
+        if cached is None or cached[0] is not inter:
+            features = self.known.features(inter.user_map.to_list(), self.user_builder)
+            cached = self._data[id(inter)] = (inter, TrainingData(inter.matrix, features, self.item_x))
+        return cached[1]
+
     def cold_start(self, ranker: Ranker, inter: Interactions) -> ColdStart | None:
         """The cold-start companions served beside `ranker` (`recommender.rankers.cold_start`)."""
-        users = _users_for(inter.user_map.to_list(), self.known)
-        data = TrainingData(inter.matrix, self.user_builder.transform(users), self.item_x)
+        data = self.training_data(inter)
         return fit_cold_start(ranker, data, self.seed, fit=lambda name: self.fit(name, inter))
 
     def bundle(
         self, ranker: Ranker, inter: Interactions, events: EventColumns, now: datetime | None, version: str
     ) -> tuple[Bundle, dict[str, np.ndarray]]:
         """An in-memory bundle (no files) and its priors."""
-        row_users = _users_for(inter.user_map.to_list(), self.known)
+        codes, profiles = self.known.profile_codes(inter.user_map.to_list())
         trending_builder = InteractionMatrixBuilder(half_life_days=self.params.trending_half_life_days, now=now)
         trend = interactions_from_columns(events, self.item_ids, trending_builder).matrix
         trending = np.asarray(trend.sum(axis=0), dtype=np.float32).ravel()
         history = TrendingHistory.build(events, inter.item_map, self.params.trending_half_life_days)
         priors = {
-            "popularity": _audience_popularity(inter, row_users),
+            "popularity": _audience_popularity(inter, codes, profiles),
             "trending": trending / trending.max() if trending.max() > 0 else trending,
             "user_counts": np.diff(inter.matrix.indptr).astype(np.int32),
             **history.arrays(),
@@ -237,27 +261,27 @@ def _choose(
     validation_events: EventColumns | None,
     now: datetime | None,
     log: Callable[[str], None],
-) -> tuple[Selection | None, Interactions | None]:
+) -> tuple[Selection | None, Interactions | None, WarmStart | None]:
     """Run the validation (time split, or the given events); None when there is too little to validate.
 
-    Returns the selection and, for explicit validation events, the interactions the candidates were
-    fitted on (they are then the final fits)."""
+    Returns the selection, for explicit validation events the interactions the candidates were fitted on
+    (they are then the final fits), and for a time split what the final fit may warm-start from."""
     params = tset.params
     if validation_events is not None:
         before, after, cutoff = events, validation_events, now or events.latest()
         info = {"split": "given", "train_events": len(before), "validation_events": len(after)}
     else:
         if params.holdout_fraction <= 0 or len(events) < params.min_validation_events:
-            return None, None
+            return None, None, None
         cutoff = events.cutoff(params.holdout_fraction)
         before, after = events.before(cutoff), events.since(cutoff)
         info = {"split": f"time, last {params.holdout_fraction:.0%} of events", "cutoff": cutoff.isoformat()}
         info |= {"train_events": len(before), "validation_events": len(after)}
     if not before.n:
-        return None, None
+        return None, None, None
     validation = ValidationSet.build(
         tset.items,
-        list(tset.known.values()),
+        tset.known,
         before,
         after,
         cutoff,
@@ -267,14 +291,14 @@ def _choose(
         tset.seed,
     )
     if not validation.truth:
-        return None, None
+        return None, None, None
     info["validation_users"] = len(validation.truth)
     inter = tset.interactions(before, cutoff)
     n_pairs = int(inter.matrix.nnz)
     candidates, messages = auto_candidates(len(tset.items), n_pairs) if model == "auto" else ([model], [])
     for message in messages:
         log(message)
-    part = TrainingSet(**{**tset.__dict__, "fitted": {}})
+    part = TrainingSet(**{**tset.__dict__, "fitted": {}, "_data": {}})
 
     def bundle_for(name: str) -> Bundle:
         log(f"validating {name} …")
@@ -283,14 +307,14 @@ def _choose(
     selection = select(candidates, bundle_for, validation, params.eval_k, messages, info)
     if validation_events is not None:
         tset.fitted = part.fitted
-        return selection, inter
-    return selection, None
+        return selection, inter, None
+    return selection, None, WarmStart(part.fitted, inter.user_map.to_list())
 
 
 def train_bundle_from_data(
     items: Sequence[Item],
     events: pd.DataFrame | EventColumns,
-    users: Sequence[User],
+    users: Sequence[User] | UserProfiles,
     encoder: TrainableEncoder,
     out_dir: Path | str,
     seed: int = 42,
@@ -335,7 +359,7 @@ def train_bundle_from_data(
 
     tset = TrainingSet.build(items, users, encoder, params, seed, vectors)
     lap("catalog_features")
-    selection, fitted_on = _choose(tset, model, events, validation_events, now, log)
+    selection, fitted_on, warm = _choose(tset, model, events, validation_events, now, log)
     lap("validation")
     chosen = selection.model if selection else (DEFAULT_MODEL if model == "auto" else model)
     if selection is None:
@@ -343,8 +367,11 @@ def train_bundle_from_data(
     inter = fitted_on or tset.interactions(events, now)
     lap("final_interactions")
     log(f"fitting {chosen} on {inter.matrix.nnz:,} interactions …")
-    ranker = tset.fit(chosen, inter)
+    ranker = tset.fit(chosen, inter, warm)
     lap("final_fit")
+    final_fit = dict(ranker.state()[1]) if ranker.name == "als" else {}
+    if "warm_start" in final_fit:
+        log(f"{chosen}: continued the {final_fit['warm_start']} for {final_fit['iterations']} iterations")
     version = version or datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + f"-s{seed}"
     served, priors = tset.bundle(ranker, inter, events, now, version)
     n_users, n_items = inter.matrix.shape
@@ -382,6 +409,7 @@ def train_bundle_from_data(
             "train_seconds": round(time.perf_counter() - started, 2),
             "timings": timings,
             "trending_history": served.manifest["trending_history"],
+            "final_fit": final_fit or {"model": chosen, "warm_start": None},
         },
     )
     return load_bundle(folder)
@@ -434,14 +462,15 @@ def train_bundle(
     catalog index), so the catalog is not re-encoded.
 
     Events are streamed from the store into compact columns (`features.event_columns`), never into a
-    DataFrame; users are read in pages and only those with events are kept.
+    DataFrame; users are read as raw profile rows and only those with events are kept, as profile codes
+    (`features.user_profiles`), not `User` objects.
     """
     _check_version_free(out_dir, version)
     data_as_of = datetime.now(UTC)  # before reading: an erasure from here on must not trust this bundle
     items = list(store.iter_items())
     events = columns_from_chunks(store.iter_event_chunks())
     keys = set(events.keys)
-    users = [u for u in store.iter_users() if u.id in keys]
+    users = UserProfiles.from_rows(row for row in store.iter_user_profiles() if row[0] in keys)
     del keys
     texts = [it.text for it in sorted(items, key=lambda i: i.id)]
     encoder, spec_name = _make_encoder(encoder_spec, texts, seed, encoder_options)

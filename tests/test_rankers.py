@@ -15,16 +15,17 @@ from content_catalog.schema import User
 from features.idmap import IdMap
 from features.item_features import ItemFeatureBuilder
 from features.user_features import UserFeatureBuilder
-from recommender.model_selection import LIGHTFM_AUTO_INTERACTIONS, auto_candidates
+from recommender.model_selection import LIGHTFM_AUTO_INTERACTIONS, LIGHTFM_MAX_INTERACTIONS, auto_candidates
 from recommender.online_blend import OnlineBlend
 from recommender.rankers import EASE_MAX_ITEMS, RankerError, TrainingData, make_ranker, ranker_names, score_users
+from recommender.rankers.als import ALSRanker, warm_start
 from recommender.rankers.cold_start import ColdStart, fit_cold_start
 from recommender.registry import PRIORS, Bundle, BundleError, load_bundle, save_bundle, sha256_file
 from recommender.rerank import BlendWeights
 from tests.test_service_support import demo_encoder, demo_items
 
 N_USERS = 40
-FAST = {"lightfm": {"no_components": 8, "epochs": 3}}
+FAST = {"lightfm": {"no_components": 8, "epochs": 3}, "als": {"factors": 8, "iterations": 3}}
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +79,9 @@ PROFILE_ONLY = {"cold-user"}
 """Rankers that score every user from their profile (no per-user vector)."""
 
 
-@pytest.mark.parametrize("name", ["lightfm", "ease", "item-knn", "ease+lightfm", "content-bilinear", "cold-user"])
+@pytest.mark.parametrize(
+    "name", ["lightfm", "ease", "item-knn", "ease+lightfm", "content-bilinear", "cold-user", "als"]
+)
 def test_every_ranker_round_trips_with_identical_scores(world: dict, name: str, tmp_path: Path) -> None:
     assert name in ranker_names()
     data = world["data"]
@@ -116,7 +119,7 @@ def test_every_ranker_round_trips_with_identical_scores(world: dict, name: str, 
         np.testing.assert_allclose(loaded.item_matrix @ vector, before[3], rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("main", ["ease", "lightfm", "content-bilinear", "cold-user"])
+@pytest.mark.parametrize("main", ["ease", "lightfm", "content-bilinear", "cold-user", "als"])
 def test_cold_start_companions_round_trip_and_leave_known_scores_alone(world: dict, main: str, tmp_path: Path) -> None:
     """Whatever the main ranker: profile-only visitors get the cold-user ranker, items added after
     training the content-bilinear one; a known user's scores of trained items stay the main ranker's."""
@@ -195,7 +198,33 @@ def test_dense_item_item_models_are_skipped_above_the_item_limit() -> None:
     kept, messages = auto_candidates(100, LIGHTFM_AUTO_INTERACTIONS + 1)  # LightFM costs more than it serves
     assert kept == ["ease"] and "skipped lightfm" in messages[0]
     kept, messages = auto_candidates(EASE_MAX_ITEMS + 1)
-    assert kept == ["lightfm"] and "skipped ease" in messages[0] and str(EASE_MAX_ITEMS) in messages[0]
+    assert kept == ["lightfm", "als"] and "skipped ease" in messages[0] and str(EASE_MAX_ITEMS) in messages[0]
+    kept, messages = auto_candidates(EASE_MAX_ITEMS + 1, LIGHTFM_MAX_INTERACTIONS + 1)  # 10M events: ALS only
+    assert kept == ["als"] and "skipped lightfm" in messages[1] and str(LIGHTFM_MAX_INTERACTIONS) in messages[1]
+
+
+def test_als_folds_in_unseen_users_and_warm_starts_from_an_earlier_fit(world: dict) -> None:
+    """A user unseen in training is scored from their live history (the ALS user step solved exactly);
+    a warm-started fit keeps the known users' rows as its starting point."""
+    data = world["data"]
+    ranker = make_ranker("als", seed=1, **FAST["als"]).fit(data)
+    history = data.interactions[5].toarray().ravel()
+    vector = ranker.user_vector(-1, history)
+    items = ranker.item_matrix().astype(np.float64)
+    confidence = 1.0 + ranker.params["alpha"] * history
+    lhs = items.T @ (items * confidence[:, None]) + ranker.params["regularization"] * np.eye(items.shape[1])
+    np.testing.assert_allclose(lhs @ vector, items.T @ np.where(history > 0, confidence, 0.0), rtol=1e-3, atol=1e-4)
+    assert ranker.user_vector(-1, np.zeros_like(history)) is None
+    keys = [u.id for u in world["users"]]
+    start, item_start = warm_start(ranker, keys[:30], ["new", *keys[:30]], seed=1)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(start[1:], ranker.user_factors_[:30])  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(item_start, ranker.item_matrix())
+    assert np.abs(start[0]).max() <= 0.01
+    rows = np.r_[0, np.arange(30)]
+    warmed = ALSRanker(seed=1, factors=8, iterations=1).fit(
+        TrainingData(data.interactions[rows], data.user_features[rows], data.item_features), start=(start, item_start)
+    )
+    assert warmed.user_factors_.shape == (31, 8) and np.isfinite(warmed.item_matrix()).all()
 
 
 def test_explicit_ease_on_a_too_large_catalog_is_refused() -> None:

@@ -14,6 +14,8 @@ from content_catalog.schema import EventType, Item, User
 from content_catalog.store import Store
 from features.event_columns import EventColumns, columns_from_chunks
 from features.interactions import POSITIVE_EVENTS, InteractionMatrixBuilder, interactions_from_columns, user_key
+from features.user_features import UserFeatureBuilder
+from features.user_profiles import UserProfiles
 from recommender.model_selection import ValidationSet
 from recommender.validation_store import HistoryBeforeCutoff, cutoff_time
 from tests.store_fixtures import (  # noqa: F401
@@ -82,6 +84,15 @@ def test_paged_users_match_get_user(store: Store) -> None:
     paged = list(store.iter_users(chunk_size=2))
     assert [u.id for u in paged] == ["u0", "u1", "u2"]
     assert paged == [store.get_user(u.id) for u in paged]
+    # training reads profiles only (no User per row): the same fields, and the same feature rows
+    rows = list(store.iter_user_profiles())
+    assert rows == [(u.id, tuple(u.audiences), u.age_band, u.town, tuple(u.interests)) for u in paged]
+    profiles = UserProfiles.from_rows(rows)
+    assert profiles["u2"] == paged[2].model_copy(update={"sessions": []}) and "s0" not in profiles
+    builder = UserFeatureBuilder(identity=False, normalize=False).fit([])
+    keys = ["u2", "session:s0", "u1", "u0", "u7"]
+    expected = builder.transform([paged[2], User(id="anon"), paged[1], paged[0], User(id="u7")])
+    np.testing.assert_array_equal(profiles.features(keys, builder).toarray(), expected.toarray())
 
 
 def test_split_validation_truth_and_histories_match_the_loops(store: Store) -> None:

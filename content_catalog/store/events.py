@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -155,7 +156,7 @@ class EventsMixin(EventBulkMixin):
 
     def iter_event_chunks(self, chunk_size: int = 200_000) -> Iterator[dict[str, Any]]:
         """Every event, oldest first (as `events_frame`), streamed as column chunks of `chunk_size` rows:
-        `user_id` (resolved through session links), `session_id`, `item_id`, `type` as lists, `timestamp`
+        `user_id` (resolved through session links), `session_id`, `item_id`, `type` as object arrays, `timestamp`
         as int64 ns since the epoch (UTC) and `dwell_seconds` as float64 (NaN when absent).
 
         For training at scale: no DataFrame and no per-row datetime objects (SQLite's timestamp text is
@@ -172,15 +173,16 @@ class EventsMixin(EventBulkMixin):
         )
         with self._read() as session:
             for rows in self._raw_partitions(session, query, chunk_size):
-                users, sessions, items, types, stamps, dwell = zip(*rows, strict=True)
-                parsed = pd.DatetimeIndex(pd.to_datetime(list(stamps), utc=True, format=text_format))
+                table = np.array(rows, dtype=object)  # one C pass; zip(*rows) costs ~2x this
+                del rows
+                parsed = pd.DatetimeIndex(pd.to_datetime(table[:, 4], utc=True, format=text_format))
                 yield {
-                    "user_id": users,
-                    "session_id": sessions,
-                    "item_id": items,
-                    "type": types,
+                    "user_id": table[:, 0],
+                    "session_id": table[:, 1],
+                    "item_id": table[:, 2],
+                    "type": table[:, 3],
                     "timestamp": parsed.as_unit("ns").asi8,
-                    "dwell_seconds": np.array(dwell, dtype=np.float64),
+                    "dwell_seconds": table[:, 5].astype(np.float64),
                 }
 
     def _raw_partitions(self, session: Session, query: Any, chunk_size: int) -> Iterator[list[tuple]]:
@@ -200,6 +202,28 @@ class EventsMixin(EventBulkMixin):
                 yield rows
         finally:
             cursor.close()
+
+    def iter_user_profiles(self) -> Iterator[tuple[str, tuple[str, ...], str | None, str | None, tuple[str, ...]]]:
+        """(id, audiences, age_band, town, interests) of every user, in id order: what training's user
+        features read, without a `User` per row. On SQLite straight from the driver's cursor, each
+        distinct JSON list decoded once (audience and interest lists repeat across users)."""
+        columns = (UserRow.id, UserRow.audiences, UserRow.age_band, UserRow.town, UserRow.interests)
+        if self.dialect != "sqlite":
+            for user in self.iter_users():
+                yield user.id, tuple(user.audiences), user.age_band, user.town, tuple(user.interests)
+            return
+        decoded: dict[str | None, tuple[str, ...]] = {None: ()}
+
+        def as_list(text: str | None) -> tuple[str, ...]:
+            if text not in decoded:
+                decoded[text] = tuple(json.loads(text) or ())
+            return decoded[text]
+
+        query = select(*(type_coerce(c, String) for c in columns)).order_by(UserRow.id)
+        with self._read() as session:
+            for rows in self._raw_partitions(session, query, 100_000):
+                for key, audiences, age_band, town, interests in rows:
+                    yield key, as_list(audiences), age_band, town, as_list(interests)
 
     def iter_users(self, chunk_size: int = 50_000) -> Iterator[User]:
         """Every user with their linked sessions (as `get_user`), in id order, read in pages of

@@ -152,8 +152,7 @@ def evaluate_scores(
     for kind, labels in context.segments.items():
         means = {name: per_segment_mean(per_user[name], labels) for name in SEGMENT_METRICS}
         segments[kind] = {
-            str(label): {name: float(means[name][label]) for name in SEGMENT_METRICS}
-            for label in means["ndcg"].index
+            str(label): {name: float(means[name][label]) for name in SEGMENT_METRICS} for label in means["ndcg"].index
         }
     return ModelRun(model, seed, metrics, fit_seconds, params or {}, segments)
 

@@ -107,6 +107,7 @@ def score_users(ranker: Ranker, user_rows: np.ndarray, histories: sp.csr_matrix)
 
 def _load_builtin() -> None:
     """Import the built-in rankers (they register themselves; repeated imports are no-ops)."""
+    import recommender.rankers.als
     import recommender.rankers.blend
     import recommender.rankers.cold_user
     import recommender.rankers.content_bilinear
