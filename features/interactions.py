@@ -214,21 +214,10 @@ class InteractionMatrixBuilder:
             base = base * np.power(0.5, age_days / self.half_life_days)
         shape = (self.user_map_.size, self.item_map_.size)
         negative = np.isin(types, list(NEGATIVE_EVENTS))
-        neg = sp.csr_matrix((np.ones(int(negative.sum()), dtype=bool), (rows[negative], cols[negative])), shape=shape)
-        neg.sum_duplicates()
-        neg.data[:] = True
-        positive = base > 0
-        pos = sp.csr_matrix((base[positive], (rows[positive], cols[positive])), shape=shape, dtype=np.float64)
-        pos.sum_duplicates()
-        np.minimum(pos.data, self.max_value, out=pos.data)
-        if neg.nnz:
-            pos = pos - pos.multiply(neg.astype(np.float64))
-        pos = sp.csr_matrix(pos, dtype=np.float32)
-        pos.eliminate_zeros()
-        pos.sort_indices()
+        pos, neg = positive_and_negative(rows, cols, base, negative, shape, self.max_value)
         return Interactions(
             matrix=pos,
-            negatives=neg.tocsr(),
+            negatives=neg,
             user_map=self.user_map_,
             item_map=self.item_map_,
             n_events_used=int(known.sum()),
@@ -289,17 +278,31 @@ def interactions_from_columns(
     shape = (len(user_map), len(item_map))
     negative_codes = [list(EVENT_WEIGHTS).index(t) for t in NEGATIVE_EVENTS]
     negative = np.isin(events.type, negative_codes)
+    pos, neg = positive_and_negative(rows, cols, base, negative, shape, builder.max_value)
+    return Interactions(pos, neg, user_map, item_map, n_events_used=events.n, n_events_dropped=0)
+
+
+def positive_and_negative(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    base: np.ndarray,
+    negative: np.ndarray,
+    shape: tuple[int, int],
+    max_value: float,
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """One (user, item) matrix pair from weighted events, shared by the DataFrame and the column paths so
+    both give the same matrix: positives summed per pair and capped at `max_value`, zeroed where the pair
+    also has a negative event (float32, sorted); negatives as a boolean CSR."""
     neg = sp.csr_matrix((np.ones(int(negative.sum()), dtype=bool), (rows[negative], cols[negative])), shape=shape)
     neg.sum_duplicates()
     neg.data[:] = True
     positive = base > 0
     pos = sp.csr_matrix((base[positive], (rows[positive], cols[positive])), shape=shape, dtype=np.float64)
-    del base, rows, cols
     pos.sum_duplicates()
-    np.minimum(pos.data, builder.max_value, out=pos.data)
+    np.minimum(pos.data, max_value, out=pos.data)
     if neg.nnz:
         pos = pos - pos.multiply(neg.astype(np.float64))
     pos = sp.csr_matrix(pos, dtype=np.float32)
     pos.eliminate_zeros()
     pos.sort_indices()
-    return Interactions(pos, neg.tocsr(), user_map, item_map, n_events_used=events.n, n_events_dropped=0)
+    return pos, neg.tocsr()
