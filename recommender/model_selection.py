@@ -30,7 +30,7 @@ from content_catalog.schema import Item, User
 from content_catalog.vector_index import VectorIndex
 from features.event_columns import EVENT_TYPES, EventColumns
 from features.interactions import POSITIVE_EVENTS
-from recommender.blend_fit import SOURCES, fit_online_blend, make_sample, ndcg_at_k
+from recommender.blend_fit import SOURCES, BlendSample, fit_online_blend, make_sample, ndcg_at_k
 from recommender.online_blend import OnlineBlend
 from recommender.rankers import EASE_MAX_ITEMS
 from recommender.registry import Bundle
@@ -217,24 +217,13 @@ def evaluate_candidate(bundle: Bundle, validation: ValidationSet, k: int) -> tup
         validation.view, bundle, validation.encoder, validation.index, settings=validation.settings
     )
     cfg = validation.settings
-    samples = [
-        make_sample(
-            service.source_scores(validation.request(key, k)),
-            relevant,
-            cfg.freshness_half_life_days,
-            cfg.freshness_weight,
-        )
-        for key, relevant in validation.truth.items()
-    ]
-    cold = [
-        make_sample(
-            service.source_scores(validation.request(key, k)),
-            relevant,
-            cfg.freshness_half_life_days,
-            cfg.freshness_weight,
-        )
-        for key, (_, relevant) in validation.cold.items()
-    ]
+
+    def sample(key: str, relevant: set[str]) -> BlendSample:
+        scores = service.source_scores(validation.request(key, k))
+        return make_sample(scores, relevant, cfg.freshness_half_life_days, cfg.freshness_weight)
+
+    samples = [sample(key, relevant) for key, relevant in validation.truth.items()]
+    cold = [sample(key, relevant) for key, (_, relevant) in validation.cold.items()]
     blend = fit_online_blend(samples, k, cold)
     service.swap_bundle(dataclasses.replace(bundle, blend=blend, _item_matrix=bundle._item_matrix))
     served = served_ndcg(service, validation, k)
