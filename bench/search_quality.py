@@ -319,7 +319,7 @@ def csl_mrr(data_dir: Path, encoders: Sequence[str], chosen: dict[str, object], 
         weight = float(chosen.get(spec, {}).get("lexical_weight", 0.5))  # type: ignore[union-attr]
 
         def dense_scores(q: str, e: TextEncoder = encoder, v: np.ndarray = vectors) -> np.ndarray:
-            return np.maximum(v @ e.encode([q])[0], 0.0)
+            return np.maximum(v @ e.encode_query([q])[0], 0.0)
 
         value, ms = mrr_of(lambda q, d=dense_scores: ranked_ids(ids, d(q), everything))
         rows.append({"system": f"dense alone: {spec}", "mrr": value, "ratio": value / base, "ms_per_query": ms})

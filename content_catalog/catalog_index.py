@@ -128,7 +128,7 @@ class CatalogIndex:
         """The k items closest to a free-text query, best first, as (id, cosine) pairs."""
         if not query.strip():
             raise ValueError("query must not be empty")
-        ids, scores = self.index.search(self.encoder.encode([query]), k, exclude=set(exclude))
+        ids, scores = self.index.search(self.encoder.encode_query([query]), k, exclude=set(exclude))
         return [(item_id, float(score)) for item_id, score in zip(ids[0], scores[0], strict=False)]
 
     def share_digests(self) -> CatalogIndex:

@@ -120,7 +120,8 @@ class CatalogSearch:
             if vector is not None:
                 self._query_vectors.move_to_end(text)
                 return vector
-        vector = np.asarray(self.encoder.encode([text]), dtype=np.float32)
+        encode = getattr(self.encoder, "encode_query", self.encoder.encode)  # asymmetric encoders: query side
+        vector = np.asarray(encode([text]), dtype=np.float32)
         with self._cache_lock:
             self._query_vectors[text] = vector
             if len(self._query_vectors) > QUERY_CACHE_SIZE:

@@ -93,8 +93,14 @@ def test_hybrid_post_processing_is_fitted_saved_and_loaded(use: UseMultilingualE
     vectors = hybrid.encode([*CORPUS, ""])
     assert vectors.shape == (len(CORPUS) + 1, hybrid.dim) and not vectors[-1].any()
     np.testing.assert_allclose(np.linalg.norm(vectors[:-1], axis=1), 1.0, atol=1e-5)
-    query = hybrid.encode(["稻飞虱防治"])
+    query = hybrid.encode_query(["稻飞虱防治"])
+    assert query.shape == (1, hybrid.dim) and not query[0, -3:].any()  # asymmetric: no cluster block
     assert int((query @ vectors[:-1].T).argmax()) in (0, 1)
+    unclustered = HybridEncoder(0.3, hybrid.tfidf, use, **{**post, "clusters": 0})
+    unclustered._fitted = {key: value for key, value in hybrid._fitted.items() if key != "centroids"}
+    np.testing.assert_allclose(  # its inner products are the cosines of the space without clusters
+        query @ vectors[:-1].T, unclustered.encode(["稻飞虱防治"]) @ unclustered.encode(CORPUS).T, atol=1e-5
+    )
     folder = hybrid.save(tmp_path / "tuned")
     loaded = load_encoder(folder)
     assert isinstance(loaded, HybridEncoder) and loaded.post == hybrid.post

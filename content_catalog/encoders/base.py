@@ -35,6 +35,11 @@ class TextEncoder(ABC):
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         """Vectors (len(texts), dim), float32, L2-normalised rows."""
 
+    def encode_query(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for search queries, scored by inner product against `encode`d documents. The same as
+        `encode` unless an encoder is asymmetric (`hybrid` with cluster features)."""
+        return self.encode(texts)
+
     def transform(self, texts: Sequence[str]) -> np.ndarray:
         """`encode` under the scikit-learn name, so encoders slot into fit/transform code."""
         return self.encode(texts)

@@ -153,12 +153,26 @@ class HybridEncoder(TextEncoder):
         joined = np.hstack([np.sqrt(self.tfidf_weight) * lexical, np.sqrt(1.0 - self.tfidf_weight) * neural])
         return l2_normalize(joined)
 
-    def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
-        items = check_texts(texts)
+    def _joined(self, items: list[str], show_progress: bool = False) -> np.ndarray:
         lexical, neural = self._parts(items, show_progress)
-        joined = self._join(self._project_lexical(lexical), neural)
+        return self._join(self._project_lexical(lexical), neural)
+
+    def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        """Document vectors: what the catalog index stores (similar items, content neighbours)."""
+        joined = self._joined(check_texts(texts), show_progress)
         if "centroids" in self._fitted:
             joined = _append_clusters(joined, self._fitted["centroids"], self.post)
+        return joined.astype(np.float32, copy=False)
+
+    def encode_query(self, texts: Sequence[str]) -> np.ndarray:
+        """Search-query vectors, asymmetric when clusters are fitted: the cluster block stays zero and the rest
+        is scaled by 1/√(1−β), so a query's inner product with a document vector is exactly its cosine in the
+        space without clusters. Why: the coarse cluster signal helps item-to-item neighbours but costs a query
+        its fine-grained matches (docs/encoders.md); the no-answer threshold sees that cosine's usual scale."""
+        joined = self._joined(check_texts(texts))
+        if "centroids" in self._fitted:
+            blank = np.zeros((joined.shape[0], self._fitted["centroids"].shape[0]), dtype=joined.dtype)
+            joined = np.hstack([joined / np.sqrt(1.0 - self.post["cluster_weight"]), blank])
         return joined.astype(np.float32, copy=False)
 
     @property
