@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from features.interactions import SESSION_PREFIX
+from recommender.reason_parts import ReasonParts
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class Snapshot:
     ranked: list[str]
     context: dict[str, Any]
     served: list[str] = field(default_factory=list)
-    details: dict[str, tuple[float, str | None]] = field(default_factory=dict)
+    details: dict[str, tuple[float, str | ReasonParts | None]] = field(default_factory=dict)
 
     def to_payload(self) -> dict[str, Any]:
         """JSON-ready form (what a `SnapshotCache` stores)."""
@@ -106,17 +107,17 @@ class Snapshot:
             "ranked": list(self.ranked),
             "context": dict(self.context),
             "served": list(self.served),
-            "details": {item_id: [score, reason] for item_id, (score, reason) in self.details.items()},
+            "details": {
+                item_id: [score, reason if reason is None or isinstance(reason, str) else list(reason)]
+                for item_id, (score, reason) in self.details.items()
+            },
         }
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Snapshot:
         """Inverse of `to_payload`; CursorError when the stored payload is not a snapshot."""
         try:
-            details = {
-                str(k): (float(score), None if reason is None else str(reason))
-                for k, (score, reason) in payload["details"].items()
-            }
+            details = {str(k): (float(score), _detail(reason)) for k, (score, reason) in payload["details"].items()}
             return cls(
                 ranked=[str(i) for i in payload["ranked"]],
                 context=dict(payload["context"]),
@@ -125,6 +126,13 @@ class Snapshot:
             )
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise CursorError(f"cursor: snapshot payload is unreadable ({exc!r})") from exc
+
+
+def _detail(reason: Any) -> str | ReasonParts | None:
+    """A stored reason: a sentence (or None), or the parts it is picked from when served."""
+    if reason is None or isinstance(reason, str):
+        return reason
+    return ReasonParts.parse(reason)
 
 
 class SnapshotCache(Protocol):
