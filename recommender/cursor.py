@@ -107,10 +107,8 @@ class Snapshot:
             "ranked": list(self.ranked),
             "context": dict(self.context),
             "served": list(self.served),
-            "details": {
-                item_id: [score, reason if reason is None or isinstance(reason, str) else list(reason)]
-                for item_id, (score, reason) in self.details.items()
-            },
+            # ReasonParts are tuples: JSON writes them as lists (`_detail` reads them back)
+            "details": {item_id: [score, reason] for item_id, (score, reason) in self.details.items()},
         }
 
     @classmethod
@@ -129,10 +127,13 @@ class Snapshot:
 
 
 def _detail(reason: Any) -> str | ReasonParts | None:
-    """A stored reason: a sentence (or None), or the parts it is picked from when served."""
-    if reason is None or isinstance(reason, str):
+    """A stored reason: a sentence (or None), or the parts it is picked from when served (parsed then:
+    a page reads k of a snapshot's 200 rows)."""
+    if reason is None or isinstance(reason, str | ReasonParts):
         return reason
-    return ReasonParts.parse(reason)
+    if not isinstance(reason, list | tuple) or len(reason) != len(ReasonParts._fields):
+        raise ValueError(f"reason {reason!r}")
+    return reason  # type: ignore[return-value]  # a list: `ReasonParts.parse` when its card is served
 
 
 class SnapshotCache(Protocol):

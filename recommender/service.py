@@ -859,6 +859,11 @@ class RecommendationService:
         """A served card's sentence: stored as such (older snapshots), or picked now from its parts."""
         if detail is None or isinstance(detail, str):
             return detail
+        if not isinstance(detail, ReasonParts):  # as read back from a stored snapshot (a list)
+            try:
+                detail = ReasonParts.parse(detail)
+            except (TypeError, ValueError) as exc:
+                raise CursorError(f"cursor: snapshot reason is unreadable ({exc!r})") from exc
         who, view = state.who, state.view
         read_row = view.ids.get(detail.read_id) if detail.read_id is not None else -1
         return explain.reason_from_parts(
