@@ -99,7 +99,7 @@ class Snapshot:
     ranked: list[str]
     context: dict[str, Any]
     served: list[str] = field(default_factory=list)
-    details: dict[str, tuple[float, str | ReasonParts | None]] = field(default_factory=dict)
+    details: dict[str, tuple[float, str | tuple[Any, ...] | None]] = field(default_factory=dict)  # see ReasonParts
 
     def to_payload(self) -> dict[str, Any]:
         """JSON-ready form (what a `SnapshotCache` stores)."""
@@ -126,14 +126,14 @@ class Snapshot:
             raise CursorError(f"cursor: snapshot payload is unreadable ({exc!r})") from exc
 
 
-def _detail(reason: Any) -> str | ReasonParts | None:
+def _detail(reason: Any) -> str | tuple[Any, ...] | None:
     """A stored reason: a sentence (or None), or the parts it is picked from when served (parsed then:
     a page reads k of a snapshot's 200 rows)."""
-    if reason is None or isinstance(reason, str | ReasonParts):
+    if reason is None or isinstance(reason, str):
         return reason
     if not isinstance(reason, list | tuple) or len(reason) != len(ReasonParts._fields):
         raise ValueError(f"reason {reason!r}")
-    return reason  # type: ignore[return-value]  # a list: `ReasonParts.parse` when its card is served
+    return tuple(reason)  # `ReasonParts.parse` when its card is served
 
 
 class SnapshotCache(Protocol):

@@ -40,9 +40,10 @@ def reason_parts(
     contributions: dict[str, np.ndarray],
     read_ids: Sequence[str | None],
     fresh: np.ndarray,
-) -> dict[str, ReasonParts]:
-    """Each ranked id's parts; `contributions` are every signal's weighted share at the ranked rows (aligned
-    with `ranked_ids`), `read_ids` the read that drove each, `fresh` whether each is fresh."""
+) -> dict[str, tuple[Any, ...]]:
+    """Each ranked id's parts (a tuple in `ReasonParts`' field order); `contributions` are every signal's
+    weighted share at the ranked rows (aligned with `ranked_ids`), `read_ids` the read that drove each,
+    `fresh` whether each is fresh."""
     n = len(ranked_ids)
     names = list(contributions)
     if names:
@@ -53,9 +54,7 @@ def reason_parts(
     else:
         top_values, top_names = [0.0] * n, [""] * n
     content = np.asarray(contributions["content"]).tolist() if "content" in contributions else [0.0] * n
-    return {
-        item_id: ReasonParts(item_id in pinned, name, value, share, read, is_fresh)
-        for item_id, name, value, share, read, is_fresh in zip(
-            ranked_ids, top_names, top_values, content, read_ids, fresh.tolist(), strict=True
-        )
-    }
+    flags = [item_id in pinned for item_id in ranked_ids]
+    # plain tuples in ReasonParts' field order (built by zip in C; `ReasonParts.parse` when served)
+    rows = zip(flags, top_names, top_values, content, read_ids, fresh.tolist(), strict=True)
+    return dict(zip(ranked_ids, rows, strict=True))

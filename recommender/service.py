@@ -246,7 +246,7 @@ class _CatalogState:
 class _Ranked:
     ids: list[str]
     scores: dict[str, float]
-    reasons: dict[str, ReasonParts]  # the sentence is picked per served card (`_reason`)
+    reasons: dict[str, tuple[Any, ...]]  # ReasonParts' fields: the sentence is picked per served card (`_reason`)
 
 
 class RecommendationService:
@@ -777,8 +777,12 @@ class RecommendationService:
             head_scores = scores[head]
         ordered = mmr(head, head_scores, view.topics[head], cfg.snapshot_depth, self._mmr_lambda(state.bundle))
         pinnable = {p.item_id for p in rules.pins if view.ids.get(p.item_id) >= 0 and mask[view.ids.get(p.item_id)]}
-        ranked_ids, pinned = apply_pins([view.items[r].id for r in ordered], rules.pins, pinnable)
-        rows = np.fromiter((view.ids.get(i) for i in ranked_ids), dtype=np.int64, count=len(ranked_ids))
+        ordered_ids = [view.items[r].id for r in ordered]
+        ranked_ids, pinned = apply_pins(ordered_ids, rules.pins, pinnable)
+        if pinned:  # pins moved or added rows: look the ids up
+            rows = np.fromiter((view.ids.get(i) for i in ranked_ids), dtype=np.int64, count=len(ranked_ids))
+        else:
+            rows = np.asarray(ordered, dtype=np.int64)
         if top is not None:
             parts = top.scorer.contributions_at(rows)
             row_scores = top.scorer.scores_at(rows, parts)
@@ -845,7 +849,7 @@ class RecommendationService:
         pinned: set[str],
         content: ContentCandidates,
         contributions: dict[str, np.ndarray],
-    ) -> dict[str, ReasonParts]:
+    ) -> dict[str, tuple[Any, ...]]:
         """The facts each ranked id's sentence is chosen from (`recommender.reason_parts`), in one array
         pass per signal; the sentence itself is picked only when the card is served (`_reason`). `rows`
         are their catalog rows, `contributions` each signal's weighted share at those rows."""
@@ -855,7 +859,7 @@ class RecommendationService:
         fresh = view.published[rows] >= state.now.timestamp() - 7 * 86_400
         return reason_parts(ranked_ids, pinned, contributions, read_ids, fresh)
 
-    def _reason(self, state: _State, item: Item, detail: str | ReasonParts | None) -> str | None:
+    def _reason(self, state: _State, item: Item, detail: str | tuple[Any, ...] | None) -> str | None:
         """A served card's sentence: stored as such (older snapshots), or picked now from its parts."""
         if detail is None or isinstance(detail, str):
             return detail

@@ -50,12 +50,6 @@ _HISTORY = {(u, s): _history(u, s) for u, s in ((True, False), (True, True), (Fa
 _RULES = select(RuleRow).order_by(RuleRow.created_at, RuleRow.id)
 
 
-def _utc(raw: str | datetime) -> datetime:
-    """A timestamp column's driver value as `UTCDateTime` reads it: SQLite gives the naive UTC text it
-    stored, PostgreSQL an aware datetime."""
-    return datetime.fromisoformat(raw).replace(tzinfo=UTC) if isinstance(raw, str) else as_utc(raw)
-
-
 @dataclass(frozen=True)
 class Requester:
     """The resolved user id (given, or the session's linked user), their profile, recent history, and when
@@ -119,5 +113,9 @@ class OnlineMixin(SubjectsMixin):
                 rows = result.cursor.fetchall()
             finally:
                 result.close()
-            history = [HistoryEntry(item_id, kind, _utc(ts)) for item_id, kind, ts in rows]
+            if connection.dialect.name == "sqlite":  # naive UTC text, as UTCDateTime stored it
+                parse = datetime.fromisoformat
+                history = [HistoryEntry(i, kind, parse(ts).replace(tzinfo=UTC)) for i, kind, ts in rows]
+            else:  # PostgreSQL's driver gives aware datetimes
+                history = [HistoryEntry(i, kind, as_utc(ts)) for i, kind, ts in rows]
         return Requester(user_id, user, history, erased, version, every_rule)
