@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from features.interactions import SESSION_PREFIX
+from recommender.reason_parts import ReasonParts
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class Snapshot:
     ranked: list[str]
     context: dict[str, Any]
     served: list[str] = field(default_factory=list)
-    details: dict[str, tuple[float, str | None]] = field(default_factory=dict)
+    details: dict[str, tuple[float, str | tuple[Any, ...] | None]] = field(default_factory=dict)  # see ReasonParts
 
     def to_payload(self) -> dict[str, Any]:
         """JSON-ready form (what a `SnapshotCache` stores)."""
@@ -106,6 +107,7 @@ class Snapshot:
             "ranked": list(self.ranked),
             "context": dict(self.context),
             "served": list(self.served),
+            # ReasonParts are tuples: JSON writes them as lists (`_detail` reads them back)
             "details": {item_id: [score, reason] for item_id, (score, reason) in self.details.items()},
         }
 
@@ -113,10 +115,7 @@ class Snapshot:
     def from_payload(cls, payload: dict[str, Any]) -> Snapshot:
         """Inverse of `to_payload`; CursorError when the stored payload is not a snapshot."""
         try:
-            details = {
-                str(k): (float(score), None if reason is None else str(reason))
-                for k, (score, reason) in payload["details"].items()
-            }
+            details = {str(k): (float(score), _detail(reason)) for k, (score, reason) in payload["details"].items()}
             return cls(
                 ranked=[str(i) for i in payload["ranked"]],
                 context=dict(payload["context"]),
@@ -125,6 +124,16 @@ class Snapshot:
             )
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise CursorError(f"cursor: snapshot payload is unreadable ({exc!r})") from exc
+
+
+def _detail(reason: Any) -> str | tuple[Any, ...] | None:
+    """A stored reason: a sentence (or None), or the parts it is picked from when served (parsed then:
+    a page reads k of a snapshot's 200 rows)."""
+    if reason is None or isinstance(reason, str):
+        return reason
+    if not isinstance(reason, list | tuple) or len(reason) != len(ReasonParts._fields):
+        raise ValueError(f"reason {reason!r}")
+    return tuple(reason)  # `ReasonParts.parse` when its card is served
 
 
 class SnapshotCache(Protocol):

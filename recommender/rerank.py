@@ -149,7 +149,8 @@ def apply_pins(ranked: Sequence[str], pins: Sequence[EditorRule], allowed: set[s
     `allowed`: ids that passed the filters (a pin never resurrects a seen, expired or blocked item).
     Returns the new list and the ids that were pinned.
     """
-    out = [i for i in ranked if i not in {p.item_id for p in pins if p.item_id in allowed}]
+    moved = {p.item_id for p in pins if p.item_id in allowed}  # built once, not per ranked id
+    out = [i for i in ranked if i not in moved]
     pinned: set[str] = set()
     for rule in pins:
         if rule.item_id not in allowed or rule.item_id in pinned:

@@ -58,6 +58,8 @@ from recommender.cursor import (
 from recommender.forgetting import Forgetting
 from recommender.neighbours import NeighbourCache
 from recommender.pool_blend import PoolTop, Source, StaticSum, pool_top, static_sum
+from recommender.profile_vectors import ProfileVectors
+from recommender.reason_parts import ReasonParts, reason_parts
 from recommender.registry import Bundle
 from recommender.rerank import BlendWeights, apply_pins, blend, freshness_boost, mmr
 from recommender.rules import EditorRule, RuleSet
@@ -244,7 +246,7 @@ class _CatalogState:
 class _Ranked:
     ids: list[str]
     scores: dict[str, float]
-    reasons: dict[str, str]
+    reasons: dict[str, tuple[Any, ...]]  # ReasonParts' fields: the sentence is picked per served card (`_reason`)
 
 
 class RecommendationService:
@@ -287,6 +289,7 @@ class RecommendationService:
         self._view_arrays: dict[tuple[Any, ...], Any] = {}  # see _per_view
         self._static_sums: OrderedDict[tuple[Any, ...], StaticSum] = OrderedDict()  # see _static_sum
         self._static_view: CatalogView | None = None
+        self._profile_vectors = ProfileVectors()  # sessions and new users: one vector per profile and bundle
 
     def _default_snapshots(self) -> SnapshotCache:
         cfg = self.settings
@@ -622,14 +625,14 @@ class RecommendationService:
         if vector is not None:
             return vector
         u = who.user
-        row = bundle.user_features.profile_row(
-            who.audiences,
+        profile = (
+            tuple(who.audiences),
             u.age_band if u else None,
             u.town if u else None,
-            u.interests if u else (),
+            tuple(u.interests) if u else (),
             state.request.channel,
         )
-        return bundle.cold_user_vector(row)
+        return self._profile_vectors.get(bundle, profile)
 
     def _signals(self, state: _State) -> tuple[dict[str, np.ndarray], ContentCandidates, BlendWeights]:
         """Every candidate source scored over the whole catalog, and the blend weights for this requester
@@ -774,8 +777,12 @@ class RecommendationService:
             head_scores = scores[head]
         ordered = mmr(head, head_scores, view.topics[head], cfg.snapshot_depth, self._mmr_lambda(state.bundle))
         pinnable = {p.item_id for p in rules.pins if view.ids.get(p.item_id) >= 0 and mask[view.ids.get(p.item_id)]}
-        ranked_ids, pinned = apply_pins([view.items[r].id for r in ordered], rules.pins, pinnable)
-        rows = np.fromiter((view.ids.get(i) for i in ranked_ids), dtype=np.int64, count=len(ranked_ids))
+        ordered_ids = [view.items[r].id for r in ordered]
+        ranked_ids, pinned = apply_pins(ordered_ids, rules.pins, pinnable)
+        if pinned:  # pins moved or added rows: look the ids up
+            rows = np.fromiter((view.ids.get(i) for i in ranked_ids), dtype=np.int64, count=len(ranked_ids))
+        else:
+            rows = np.asarray(ordered, dtype=np.int64)
         if top is not None:
             parts = top.scorer.contributions_at(rows)
             row_scores = top.scorer.scores_at(rows, parts)
@@ -842,42 +849,38 @@ class RecommendationService:
         pinned: set[str],
         content: ContentCandidates,
         contributions: dict[str, np.ndarray],
-    ) -> dict[str, str]:
-        """One sentence per ranked id; `rows` are their catalog rows, `contributions` each signal's weighted
-        share at those rows (aligned with `ranked_ids`)."""
-        view, who = state.view, state.who
-        interests = set(who.user.interests) if who.user else set()
-        town = who.user.town if who.user else None
-        # The inputs of `explain.reason_for` for every ranked row at once (one array pass per signal, not
-        # a dict per item); the per-item loop below only picks the sentence.
-        names = list(contributions)
-        if names:
-            stacked = np.stack([np.asarray(contributions[name]) for name in names])
-            top_at = stacked.argmax(axis=0)  # the first of equal maxima, as max() over the dict's items
-            top_values = stacked[top_at, np.arange(len(rows))].tolist()
-            top_names = [names[i] for i in top_at.tolist()]
-        else:
-            top_values, top_names = [0.0] * len(rows), [""] * len(rows)
-        content_values = (
-            np.asarray(contributions["content"]).tolist() if "content" in contributions else [0.0] * len(rows)
+    ) -> dict[str, tuple[Any, ...]]:
+        """The facts each ranked id's sentence is chosen from (`recommender.reason_parts`), in one array
+        pass per signal; the sentence itself is picked only when the card is served (`_reason`). `rows`
+        are their catalog rows, `contributions` each signal's weighted share at those rows."""
+        view = state.view
+        because = content.because_of[rows]
+        read_ids = [view.items[r].id if r >= 0 else None for r in because.tolist()]
+        fresh = view.published[rows] >= state.now.timestamp() - 7 * 86_400
+        return reason_parts(ranked_ids, pinned, contributions, read_ids, fresh)
+
+    def _reason(self, state: _State, item: Item, detail: str | tuple[Any, ...] | None) -> str | None:
+        """A served card's sentence: stored as such (older snapshots), or picked now from its parts."""
+        if detail is None or isinstance(detail, str):
+            return detail
+        if not isinstance(detail, ReasonParts):  # as read back from a stored snapshot (a list)
+            try:
+                detail = ReasonParts.parse(detail)
+            except (TypeError, ValueError) as exc:
+                raise CursorError(f"cursor: snapshot reason is unreadable ({exc!r})") from exc
+        who, view = state.who, state.view
+        read_row = view.ids.get(detail.read_id) if detail.read_id is not None else -1
+        return explain.reason_from_parts(
+            is_pinned=detail.pinned,
+            item=item,
+            user_town=who.user.town if who.user else None,
+            read_title=view.items[read_row].title if read_row >= 0 else None,
+            top=(detail.top_name, detail.top_value),
+            content=detail.content,
+            audience=who.audience,
+            interests=who.user.interests if who.user else (),
+            is_fresh=detail.fresh,
         )
-        because = content.because_of[rows].tolist()
-        fresh = (view.published[rows] >= state.now.timestamp() - 7 * 86_400).tolist()
-        reasons = {}
-        for j, item_id in enumerate(ranked_ids):
-            item = view.items[rows[j]]
-            reasons[item_id] = explain.reason_from_parts(
-                is_pinned=item_id in pinned,
-                item=item,
-                user_town=town,
-                read_title=view.items[because[j]].title if because[j] >= 0 else None,
-                top=(top_names[j], top_values[j]),
-                content=content_values[j],
-                audience=who.audience,
-                interests=interests,
-                is_fresh=fresh[j],
-            )
-        return reasons
 
     # ------------------------------------------------------------------------------------ paging
     @staticmethod
@@ -944,7 +947,9 @@ class RecommendationService:
                 continue
             page.append(item_id)
             served.add(item_id)
-            cards.append(self._card(view.items[row], *snapshot.details[item_id]))
+            score, detail = snapshot.details[item_id]
+            item = view.items[row]
+            cards.append(self._card(item, score, self._reason(state, item, detail)))
         cursor = None
         if page and not exhausted:
             try:

@@ -85,6 +85,8 @@ def test_retried_cursor_returns_the_same_page_on_either_worker(two_workers: tupl
     again = request.model_copy(update={"cursor": cursor})
     from_a, from_b = worker_a.recommend(again), worker_b.recommend(again)
     assert ids(from_a) == ids(from_b) and from_a.next_cursor == from_b.next_cursor
+    # reasons are picked when a card is served, from parts kept in the snapshot (memory on A, JSON on B)
+    assert [c.reason for c in from_a.items] == [c.reason for c in from_b.items] and all(c.reason for c in from_b.items)
     with pytest.raises(CursorError, match="different request"):
         worker_b.recommend(again.model_copy(update={"audience": "youth"}))
 

@@ -56,6 +56,9 @@ def test_session_events_merge_into_user_history(store: Store) -> None:
     assert store.user_history(session_id="sess-1") == merged
     assert merged[0].type == "view" and merged[0].timestamp == T0 + timedelta(minutes=3)
     assert [h.item_id for h in store.user_history(user_id="u-7", limit=1)] == ["user-read"]
+    # the online read (driver rows, no ORM) returns exactly this history, as aware UTC times
+    for online in (store.requester("u-7", None, 500), store.requester(None, "sess-1", 500)):
+        assert online.history == merged and {h.timestamp.tzinfo for h in online.history} == {UTC}
 
     frame = store.events_frame()
     assert list(frame.columns) == list(EVENT_COLUMNS)

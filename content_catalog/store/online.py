@@ -11,7 +11,7 @@ no ORM identity map per request), with exactly the results of those methods.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, or_, select
 
@@ -21,6 +21,7 @@ from content_catalog.store.items import CATALOG_VERSION_QUERY, catalog_token
 from content_catalog.store.models import EventRow, RuleRow, UserRow, UserSessionRow
 from content_catalog.store.records import HistoryEntry, Rule
 from content_catalog.store.subjects import ERASED_AT, SESSION_SUBJECT_PREFIX, SubjectsMixin
+from content_catalog.store.types import as_utc
 
 _SESSION_USER = select(UserSessionRow.user_id).where(UserSessionRow.session_id == bindparam("session_id"))
 _USER_SESSIONS = (
@@ -107,5 +108,14 @@ class OnlineMixin(SubjectsMixin):
             linked = ({session_id} if session_id is not None else set()) | set(sessions)
             statement = _HISTORY[(bool(user_id), bool(linked))]
             params = {"user_id": user_id, "sessions": sorted(linked), "limit": history_limit}
-            history = [HistoryEntry(item_id, kind, ts) for item_id, kind, ts in connection.execute(statement, params)]
+            result = connection.execute(statement, params)
+            try:  # the driver's rows as they are: no Row objects nor type processors for up to 500 rows
+                rows = result.cursor.fetchall()
+            finally:
+                result.close()
+            if connection.dialect.name == "sqlite":  # naive UTC text, as UTCDateTime stored it
+                parse = datetime.fromisoformat
+                history = [HistoryEntry(i, kind, parse(ts).replace(tzinfo=UTC)) for i, kind, ts in rows]
+            else:  # PostgreSQL's driver gives aware datetimes
+                history = [HistoryEntry(i, kind, as_utc(ts)) for i, kind, ts in rows]
         return Requester(user_id, user, history, erased, version, every_rule)
