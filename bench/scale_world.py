@@ -33,6 +33,7 @@ from content_catalog.encoders.tfidf_svd import TfidfSvdEncoder
 from content_catalog.schema import Item, User
 from content_catalog.store import Store
 from content_catalog.store.models import EventRow, ModelVersionRow, UserRow, VectorIndexVersionRow
+from recommender.mapped_ids import SortedIds
 from recommender.registry import activate, register
 from recommender.train import TrainParams, train_bundle_from_data
 
@@ -276,9 +277,21 @@ def adopt_world(
 
 
 def users_sample(world: World, n: int) -> list[User]:
-    """A few trained users (deterministic) for request scripts."""
+    """A few trained users (deterministic) for request scripts: spread over all users, keeping only those
+    with a row in the active bundle (an adopted world's model may not cover every registered user)."""
     users = scale_users(world.n_users)
-    return [users.user(i) for i in np.linspace(0, world.n_users - 1, n, dtype=np.int64)]
+    trained = _trained_user_ids(world)
+    picked: list[User] = []
+    for i in np.linspace(0, world.n_users - 1, 4 * n, dtype=np.int64):
+        if trained is None or ScaleUsers.user_id(int(i)) in trained:
+            picked.append(users.user(int(i)))
+    return picked[:: max(1, len(picked) // n)][:n]
+
+
+def _trained_user_ids(world: World) -> SortedIds | None:
+    """The active bundle's mapped user ids, or None for an older bundle without them."""
+    models = sorted((world.var_dir / "models").glob("*/user_ids.keys.npy"))
+    return SortedIds.load(models[-1].parent, "user_ids") if models else None
 
 
 def served_env(world: World, **extra: str) -> dict[str, str]:
