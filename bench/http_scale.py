@@ -151,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--worker-healthcheck", type=int, default=None, help="uvicorn worker ping timeout, s")
     parser.add_argument("--only", default="", help="comma-separated endpoint names to run (default: all)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--json", action="store_true")
@@ -159,7 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     endpoints = endpoint_paths(world)
     results: list[dict] = []
     log = args.cache / f"http-scale-{args.items}.log"
-    with tempfile.TemporaryDirectory() as tmp, server(served_env(world), args.workers, log) as running:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        server(served_env(world), args.workers, log, healthcheck_timeout=args.worker_healthcheck) as running,
+    ):
         scripts = {name: lua_script(paths, Path(tmp), name) for name, paths in endpoints.items()}
         ready = running.ready_seconds
         first = first_requests(running.base, {name: paths[-1] for name, paths in endpoints.items()})
@@ -183,7 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"HTTP at scale: {args.items:,} items, {args.users:,} users, {args.workers} workers, wrk -t1 -c"
         f"{args.connections} {args.seconds:.0f} s per run; {loadavg()}"
     )
-    print(f"start-up: process start → /readyz OK in {ready:.1f} s; {world.stack}")
+    check = f"uvicorn worker health-check timeout {args.worker_healthcheck or 5} s"
+    print(f"start-up: process start → /readyz OK in {ready:.1f} s; {check}; {world.stack}")
     head = "| endpoint | first request ms | req/s | p50 ms | p99 ms | errors | /healthz req/s (same run) | ratio "
     print(head + "| p50/p99 at half rate |")
     print("|" + " --- |" * 9)
