@@ -29,6 +29,7 @@ from sqlalchemy import insert, update
 from api.settings import ApiSettings
 from bench.scale_data import EVENT_TYPES, ScaleEvents, ScaleUsers, scale_events, scale_items, scale_users
 from content_catalog.catalog_index import CatalogIndex, encoder_slug
+from content_catalog.encoders import load_encoder
 from content_catalog.encoders.tfidf_svd import TfidfSvdEncoder
 from content_catalog.schema import Item, User
 from content_catalog.store import Store
@@ -276,6 +277,22 @@ def adopt_world(
     return world
 
 
+def reshare_encoder(world: World) -> list[Path]:
+    """Re-save the world's saved encoder parts in the current layout (`TfidfSvdEncoder.save`: arrays that a
+    memory-mapped load serves without private copies), as the next `kepu catalog embed` would; each file is
+    replaced atomically, so a running server keeps its mapping of the old one."""
+    done: list[Path] = []
+    for folder in sorted((world.var_dir / "index").glob("*/*/encoder")):
+        staging = folder.with_name(".encoder.reshare")
+        shutil.rmtree(staging, ignore_errors=True)
+        load_encoder(folder).save(staging)
+        for part in staging.iterdir():
+            part.replace(folder / part.name)
+        staging.rmdir()
+        done.append(folder)
+    return done
+
+
 def users_sample(world: World, n: int) -> list[User]:
     """A few trained users (deterministic) for request scripts: spread over all users, keeping only those
     with a row in the active bundle (an adopted world's model may not cover every registered user)."""
@@ -324,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, required=True)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--adopt", nargs=3, type=Path, metavar=("STORE", "INDEX", "BUNDLE"))
+    parser.add_argument("--reshare-encoder", action="store_true", help="re-save the encoder in the mapped layout")
     parser.add_argument("--stack", default=World.stack, help="what the adopted index and model are (for tables)")
     args = parser.parse_args(argv)
     sizes = (args.items, args.users, args.events)
@@ -331,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
         world = adopt_world(*args.adopt, sizes, args.stack, args.cache)
     else:
         world = build_world(args.data_dir, *sizes, args.cache)
+    if args.reshare_encoder:
+        print(f"re-saved: {', '.join(str(f) for f in reshare_encoder(world))}")
     print(f"{world.var_dir}: {world.build_seconds}; {world.stack}")
     return 0
 
