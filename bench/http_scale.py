@@ -41,7 +41,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.scale_world import DEFAULT_CACHE, World, build_world, served_env, users_sample  # noqa: E402
-from bench.serve_support import loadavg, server, warm  # noqa: E402
+from bench.serve_support import first_requests, loadavg, server, warm  # noqa: E402
 
 AUDIENCES = ("public", "youth", "farmers", "workers", "seniors", "officials")
 QUERIES = ("水稻病虫害", "高血压饮食", "人工智能", "空间站", "防诈骗", "机器人", "碳中和", "疫苗", "地震", "芯片")
@@ -151,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--worker-healthcheck", type=int, default=None, help="uvicorn worker ping timeout, s")
+    parser.add_argument("--only", default="", help="comma-separated endpoint names to run (default: all)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -158,11 +160,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     endpoints = endpoint_paths(world)
     results: list[dict] = []
     log = args.cache / f"http-scale-{args.items}.log"
-    with tempfile.TemporaryDirectory() as tmp, server(served_env(world), args.workers, log) as running:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        server(served_env(world), args.workers, log, healthcheck_timeout=args.worker_healthcheck) as running,
+    ):
         scripts = {name: lua_script(paths, Path(tmp), name) for name, paths in endpoints.items()}
+        ready = running.ready_seconds
+        first = first_requests(running.base, {name: paths[-1] for name, paths in endpoints.items()})
         warm(running.base, [paths[0] for paths in endpoints.values()])
         for name, paths in endpoints.items():
-            if name == "/healthz":
+            if name == "/healthz" or (args.only and name not in args.only.split(",")):
                 continue
             floor = wrk(running.base, scripts["/healthz"], "/healthz", args.seconds, args.connections)
             run = wrk(running.base, scripts[name], name, args.seconds, args.connections)
@@ -173,20 +180,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 | {"half_p50": h50, "half_p99": h99, "half_errors": herr}
             )
     if args.json:
-        print(json.dumps({"loadavg": os.getloadavg(), "results": results}, indent=2))
+        summary = {"loadavg": os.getloadavg(), "ready_seconds": ready, "first_ms": first, "results": results}
+        print(json.dumps(summary, indent=2))
         return 0
     print(
         f"HTTP at scale: {args.items:,} items, {args.users:,} users, {args.workers} workers, wrk -t1 -c"
         f"{args.connections} {args.seconds:.0f} s per run; {loadavg()}"
     )
-    print("| endpoint | req/s | p50 ms | p99 ms | errors | /healthz req/s (same run) | ratio | p50/p99 at half rate |")
-    print("|" + " --- |" * 8)
+    check = f"uvicorn worker health-check timeout {args.worker_healthcheck or 5} s"
+    print(f"start-up: process start → /readyz OK in {ready:.1f} s; {check}; {world.stack}")
+    head = "| endpoint | first request ms | req/s | p50 ms | p99 ms | errors | /healthz req/s (same run) | ratio "
+    print(head + "| p50/p99 at half rate |")
+    print("|" + " --- |" * 9)
     for r in results:
         m, h = r["max"], r["healthz"]
         print(
-            f"| {r['endpoint']} | {m['rps']:,.1f} | {m['p50']:.1f} | {m['p99']:.1f} | {m['errors']} | "
-            f"{h['rps']:,.0f} | {m['rps'] / h['rps']:.3f} | {r['half_p50']:.1f} / {r['half_p99']:.1f} "
-            f"@ {r['half_rate']:.1f}/s |"
+            f"| {r['endpoint']} | {first[r['endpoint']]:,.0f} | {m['rps']:,.1f} | {m['p50']:.1f} | {m['p99']:.1f} "
+            f"| {m['errors']} | {h['rps']:,.0f} | {m['rps'] / h['rps']:.3f} "
+            f"| {r['half_p50']:.1f} / {r['half_p99']:.1f} @ {r['half_rate']:.1f}/s |"
         )
     return 0
 

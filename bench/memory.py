@@ -39,23 +39,28 @@ def warm_paths(item_ids: Sequence[str], user_ids: Sequence[str]) -> list[str]:
     ]
 
 
-def measure(world: World, workers: int, log_dir: Path) -> list[Memory]:
+def measure(world: World, workers: int, log_dir: Path) -> list[tuple[Memory, Memory]]:
+    """Per worker: its memory with the part mapped from the bundle folder, and again from the index folder."""
     users = [u.id for u in users_sample(world, 2)]
     paths = warm_paths(world.item_ids(1), users)
     log = log_dir / f"memory-{world.n_items}-w{workers}.log"
     with server(served_env(world), workers=workers, log=log) as running:
         warm(running.base, paths)
-        return [memory(p, world.var_dir) for p in running.workers()]
+        return [(memory(p, world.var_dir / "models"), memory(p, world.var_dir / "index")) for p in running.workers()]
 
 
 def table(rows: list[dict]) -> str:
-    head = "| items | users | workers | worker | RSS MB | PSS MB | USS MB | mapped RSS MB | mapped PSS MB | mapped MB |"
-    lines = [head, "|" + " --- |" * 10]
+    head = (
+        "| items | users | workers | worker | RSS MB | PSS MB | USS MB | bundle mapped RSS / PSS / size MB "
+        "| index mapped RSS / PSS / size MB |"
+    )
+    lines = [head, "|" + " --- |" * 9]
     for r in rows:
-        m = r["memory"]
+        m, x = r["memory"], r["index"]
         lines.append(
             f"| {r['items']:,} | {r['users']:,} | {r['workers']} | {r['worker']} | {m['rss']:.0f} | {m['pss']:.0f} "
-            f"| {m['uss']:.0f} | {m['mapped_rss']:.0f} | {m['mapped_pss']:.0f} | {m['mapped_size']:.0f} |"
+            f"| {m['uss']:.0f} | {m['mapped_rss']:.0f} / {m['mapped_pss']:.0f} / {m['mapped_size']:.0f} "
+            f"| {x['mapped_rss']:.0f} / {x['mapped_pss']:.0f} / {x['mapped_size']:.0f} |"
         )
     return "\n".join(lines)
 
@@ -75,15 +80,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         world = build_world(args.data_dir, n_items, args.users, args.events, args.cache)
         for workers in (1, 2):
             measured = measure(world, workers, args.cache)
-            for k, m in enumerate(measured, start=1):
-                rows.append({"items": n_items, "users": args.users, "workers": workers, "worker": k, "memory": vars(m)})
-            pss = sum(m.pss for m in measured)
-            rss = sum(m.rss for m in measured)
+            for k, (m, x) in enumerate(measured, start=1):
+                rows.append(
+                    {"items": n_items, "users": args.users, "workers": workers, "worker": k}
+                    | {"memory": vars(m), "index": vars(x), "stack": world.stack}
+                )
+            pss = sum(m.pss for m, _ in measured)
+            rss = sum(m.rss for m, _ in measured)
             totals.append(f"{n_items:,} items, {workers} worker(s): sum of RSS {rss:.0f} MB, sum of PSS {pss:.0f} MB")
     if args.json:
         print(json.dumps({"loadavg": os.getloadavg(), "rows": rows}, indent=2))
         return 0
-    print(f"memory per API worker ({loadavg()}); model: LightFM 1 epoch × 32 comp.; encoder tfidf-svd dim 64")
+    stacks = sorted({r["stack"] for r in rows})
+    print(f"memory per API worker ({loadavg()}); {'; '.join(stacks)}")
     print(table(rows))
     print("\n".join(totals))
     return 0

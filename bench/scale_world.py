@@ -16,6 +16,7 @@ Built once per (items, users, events) and cached (default `/work/cache/replicas`
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,16 +24,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from api.settings import ApiSettings
 from bench.scale_data import EVENT_TYPES, ScaleEvents, ScaleUsers, scale_events, scale_items, scale_users
 from content_catalog.catalog_index import CatalogIndex, encoder_slug
+from content_catalog.encoders import load_encoder
 from content_catalog.encoders.tfidf_svd import TfidfSvdEncoder
 from content_catalog.schema import Item, User
 from content_catalog.store import Store
-from content_catalog.store.models import EventRow, UserRow
-from recommender.registry import register
+from content_catalog.store.models import EventRow, ModelVersionRow, UserRow, VectorIndexVersionRow
+from recommender.mapped_ids import SortedIds
+from recommender.registry import activate, register
 from recommender.train import TrainParams, train_bundle_from_data
 
 DEFAULT_CACHE = Path("/work/cache/replicas")
@@ -51,6 +54,7 @@ class World:
     n_users: int
     n_events: int
     build_seconds: dict[str, float]
+    stack: str = "LightFM 1 epoch × 32 comp.; encoder tfidf-svd dim 64, no smoothing"
 
     @property
     def store_url(self) -> str:
@@ -156,7 +160,7 @@ def build_world(
     done = var_dir / DONE
     if done.is_file():
         meta = json.loads(done.read_text(encoding="utf-8"))
-        return World(var_dir, n_items, n_users, n_events, meta["build_seconds"])
+        return World(var_dir, n_items, n_users, n_events, meta["build_seconds"], meta.get("stack", World.stack))
     if var_dir.exists():
         raise SystemExit(f"{var_dir}: a half-built world (no {DONE}); delete it and run again")
     var_dir.mkdir(parents=True)
@@ -211,10 +215,100 @@ def build_world(
     return world
 
 
+def adopt_world(
+    store_file: Path,
+    index_folder: Path,
+    bundle_folder: Path,
+    sizes: tuple[int, int, int],
+    stack: str,
+    cache: Path = DEFAULT_CACHE,
+    log=print,
+) -> World:
+    """A world from parts that other benchmarks already built (a store, its saved catalog index, a trained
+    bundle), copied under `cache` so serving it never writes into their caches.
+
+    Why: a 100k-item / 1M-user world from scratch costs ~1 h of `tfidf-svd` fitting plus training on this
+    machine, while `bench/train_scale_setup.py` + `kepu catalog embed` + `kepu train` leave exactly those parts
+    behind. The copy is what `kepu serve` loads: the store's index and model rows are re-pointed at the
+    copies, the model is activated through `recommender.registry.activate` (checksums verified), and the
+    store is migrated to head on open. `index_folder` must be registered in the store (same catalog version).
+    """
+    n_items, n_users, n_events = sizes
+    var_dir = cache / world_key(n_items, n_users, n_events)
+    if (var_dir / DONE).is_file():
+        return build_world(Path("."), n_items, n_users, n_events, cache, log)
+    if var_dir.exists():
+        raise SystemExit(f"{var_dir}: a half-built world (no {DONE}); delete it and run again")
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+    var_dir.mkdir(parents=True)
+    shutil.copyfile(store_file, var_dir / "kepu.db")
+    index_copy = var_dir / "index" / encoder_slug(ENCODER) / index_folder.name
+    shutil.copytree(index_folder, index_copy)
+    bundle_copy = var_dir / "models" / bundle_folder.name
+    shutil.copytree(bundle_folder, bundle_copy)
+    seconds["copy"] = round(time.perf_counter() - clock, 1)
+    log(f"  copy: {seconds['copy']} s")
+    clock = time.perf_counter()
+    world = World(var_dir, n_items, n_users, n_events, seconds, stack)
+    store = Store(world.store_url)  # migrates to head
+    try:
+        with store.engine.begin() as connection:
+            moved = connection.execute(
+                update(VectorIndexVersionRow)
+                .where(VectorIndexVersionRow.catalog_version == index_folder.name)
+                .values(path=str(index_copy.resolve()))
+            ).rowcount
+            if moved != 1:
+                raise SystemExit(f"{store_file}: no vector index version {index_folder.name!r} registered")
+            connection.execute(
+                update(ModelVersionRow)
+                .where(ModelVersionRow.version == bundle_folder.name)
+                .values(path=str(bundle_copy.resolve()))
+            )
+        activate(store, bundle_folder.name)
+    finally:
+        store.close()
+    seconds["migrate + activate"] = round(time.perf_counter() - clock, 1)
+    log(f"  migrate + activate: {seconds['migrate + activate']} s")
+    adopted = [str(store_file), str(index_folder), str(bundle_folder)]
+    meta = {"build_seconds": seconds, "stack": stack, "adopted": adopted}
+    (var_dir / DONE).write_text(json.dumps(meta), encoding="utf-8")
+    return world
+
+
+def reshare_encoder(world: World) -> list[Path]:
+    """Re-save the world's saved encoder parts in the current layout (`TfidfSvdEncoder.save`: arrays that a
+    memory-mapped load serves without private copies), as the next `kepu catalog embed` would; each file is
+    replaced atomically, so a running server keeps its mapping of the old one."""
+    done: list[Path] = []
+    for folder in sorted((world.var_dir / "index").glob("*/*/encoder")):
+        staging = folder.with_name(".encoder.reshare")
+        shutil.rmtree(staging, ignore_errors=True)
+        load_encoder(folder).save(staging)
+        for part in staging.iterdir():
+            part.replace(folder / part.name)
+        staging.rmdir()
+        done.append(folder)
+    return done
+
+
 def users_sample(world: World, n: int) -> list[User]:
-    """A few trained users (deterministic) for request scripts."""
+    """A few trained users (deterministic) for request scripts: spread over all users, keeping only those
+    with a row in the active bundle (an adopted world's model may not cover every registered user)."""
     users = scale_users(world.n_users)
-    return [users.user(i) for i in np.linspace(0, world.n_users - 1, n, dtype=np.int64)]
+    trained = _trained_user_ids(world)
+    picked: list[User] = []
+    for i in np.linspace(0, world.n_users - 1, 4 * n, dtype=np.int64):
+        if trained is None or ScaleUsers.user_id(int(i)) in trained:
+            picked.append(users.user(int(i)))
+    return picked[:: max(1, len(picked) // n)][:n]
+
+
+def _trained_user_ids(world: World) -> SortedIds | None:
+    """The active bundle's mapped user ids, or None for an older bundle without them."""
+    models = sorted((world.var_dir / "models").glob("*/user_ids.keys.npy"))
+    return SortedIds.load(models[-1].parent, "user_ids") if models else None
 
 
 def served_env(world: World, **extra: str) -> dict[str, str]:
@@ -234,3 +328,32 @@ def served_env(world: World, **extra: str) -> dict[str, str]:
 
 def settings_for(world: World) -> ApiSettings:
     return ApiSettings(store_url=world.store_url, var_dir=world.var_dir, encoder=ENCODER, encoder_dim=ENCODER_DIM)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`--adopt STORE INDEX BUNDLE`: make the world for `--items/--users/--events` from built parts."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="build or adopt a cached benchmark world")
+    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--items", type=int, required=True)
+    parser.add_argument("--users", type=int, required=True)
+    parser.add_argument("--events", type=int, required=True)
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--adopt", nargs=3, type=Path, metavar=("STORE", "INDEX", "BUNDLE"))
+    parser.add_argument("--reshare-encoder", action="store_true", help="re-save the encoder in the mapped layout")
+    parser.add_argument("--stack", default=World.stack, help="what the adopted index and model are (for tables)")
+    args = parser.parse_args(argv)
+    sizes = (args.items, args.users, args.events)
+    if args.adopt:
+        world = adopt_world(*args.adopt, sizes, args.stack, args.cache)
+    else:
+        world = build_world(args.data_dir, *sizes, args.cache)
+    if args.reshare_encoder:
+        print(f"re-saved: {', '.join(str(f) for f in reshare_encoder(world))}")
+    print(f"{world.var_dir}: {world.build_seconds}; {world.stack}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

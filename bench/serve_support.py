@@ -33,6 +33,7 @@ def free_port() -> int:
 class Server:
     base: str
     process: subprocess.Popen
+    ready_seconds: float = 0.0  # process start → first `/readyz` 200 (target 8)
 
     def workers(self) -> list[psutil.Process]:
         """The worker processes (uvicorn's children with --workers > 1, else the process itself)."""
@@ -43,14 +44,25 @@ class Server:
 
 @contextmanager
 def server(
-    env: dict[str, str], workers: int = 1, log: Path | None = None, ready_timeout: float = 600
+    env: dict[str, str],
+    workers: int = 1,
+    log: Path | None = None,
+    ready_timeout: float = 600,
+    healthcheck_timeout: int | None = None,
 ) -> Iterator[Server]:
-    """A uvicorn server over `env` with `workers` processes; stopped (SIGINT, then kill) afterwards."""
+    """A uvicorn server over `env` with `workers` processes; stopped (SIGINT, then kill) afterwards.
+
+    `healthcheck_timeout`: uvicorn's `--timeout-worker-healthcheck` (default 5 s, as `kepu serve`): the
+    supervisor kills a worker that has not answered its ping for that long, which a 100k-item worker
+    building its catalog state on a loaded machine can miss."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    command += ["--port", str(port), "--workers", str(workers), "--log-level", "info", "--no-access-log"]
+    if healthcheck_timeout is not None:
+        command += ["--timeout-worker-healthcheck", str(healthcheck_timeout)]
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     out = log.open("w") if log else subprocess.DEVNULL
+    started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -65,8 +77,8 @@ def server(
                 pass
             if time.monotonic() > deadline:
                 raise SystemExit(f"server not ready within {ready_timeout:.0f} s (log: {log})")
-            time.sleep(0.5)
-        yield Server(base, process)
+            time.sleep(0.1)
+        yield Server(base, process, time.perf_counter() - started)
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -76,6 +88,18 @@ def server(
             process.wait()
         if log:
             out.close()  # type: ignore[union-attr]
+
+
+def first_requests(base: str, paths: dict[str, str]) -> dict[str, float]:
+    """Milliseconds of one request per kind, sent one after another right after `/readyz` said OK: a ready
+    server answers them about as fast as warm ones (issue 8, target 8)."""
+    seconds: dict[str, float] = {}
+    with httpx.Client(timeout=600) as client:
+        for name, path in paths.items():
+            clock = time.perf_counter()
+            client.get(f"{base}{path}").raise_for_status()
+            seconds[name] = (time.perf_counter() - clock) * 1e3
+    return seconds
 
 
 def warm(base: str, paths: Sequence[str], rounds: int = 2, concurrency: int = 4) -> None:

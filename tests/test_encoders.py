@@ -88,6 +88,11 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     loaded = load_encoder(folder)
     assert isinstance(loaded, TfidfSvdEncoder)
     np.testing.assert_allclose(loaded.encode(TEXTS), encoder.encode(TEXTS), atol=1e-6)
+    # served from the mapped file (shared by API workers), not from private copies made at load or encode
+    components, (memory, _) = loaded._parts["svd"].components_, loaded._parts["memory"]
+    assert isinstance(components, np.memmap) and not components.flags.writeable
+    assert np.shares_memory(loaded._projection[1], components)
+    assert np.shares_memory(loaded._memory_t[1].data, memory.data)
 
 
 def test_supervised_labels_add_lda_dimensions_and_tighten_clusters() -> None:
