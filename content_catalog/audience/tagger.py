@@ -140,9 +140,7 @@ class AudienceTagger:
         portraits = [AUDIENCE_PROTOTYPES[a] for a in LABELS]
 
         self.encoder_ = fresh_copy(self.encoder if self.encoder is not None else default_encoder())
-        self.encoder_.fit([*texts, *portraits])
-        all_vectors = unit_rows(self.encoder_.transform(texts)) if texts else None
-        portrait_vectors = unit_rows(self.encoder_.transform(portraits))
+        all_vectors, portrait_vectors = self._fit_encoder(texts, portraits)
         vectors = all_vectors[labelled_rows] if all_vectors is not None else portrait_vectors[:0]
         titles = [item.title for item in labelled_items]
 
@@ -188,6 +186,17 @@ class AudienceTagger:
         )
         self.n_labelled_ = len(labelled_items)
         return self
+
+    def _fit_encoder(self, texts: list[str], portraits: list[str]) -> tuple[Any, Any]:
+        """Fit the encoder on texts + portraits; their unit vectors (None for no texts). With `fit_transform`
+        (scikit-learn's vectorizers) the catalog is tokenised once, not once to fit and again to transform."""
+        fit_transform = getattr(self.encoder_, "fit_transform", None)
+        if fit_transform is None:
+            self.encoder_.fit([*texts, *portraits])
+            all_vectors = unit_rows(self.encoder_.transform(texts)) if texts else None
+            return all_vectors, unit_rows(self.encoder_.transform(portraits))
+        matrix = fit_transform([*texts, *portraits])
+        return (unit_rows(matrix[: len(texts)]) if texts else None), unit_rows(matrix[len(texts) :])
 
     def _inner_out_of_fold(
         self,
