@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> list[Stage]:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="10k items, 500 USE texts")
     parser.add_argument("--previous", action="store_true", help="also time the previous tfidf-svd fit and encode")
+    parser.add_argument("--no-tagger", action="store_true", help="skip the tagging rows (encoding and indexing only)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
@@ -120,8 +121,9 @@ def main(argv: list[str] | None = None) -> list[Stage]:
         n,
         lambda: TfidfVectorizer(analyzer="char", ngram_range=(1, 2)).fit_transform(texts),
     )
-    tagger = stage("tagging: AudienceTagger fit", n, lambda: AudienceTagger().fit(items))
-    stage("tagging: AudienceTagger predict", n, lambda: tagger.predict(items))
+    if not args.no_tagger:
+        tagger = stage("tagging: AudienceTagger fit", n, lambda: AudienceTagger().fit(items))
+        stage("tagging: AudienceTagger predict", n, lambda: tagger.predict(items))
     if args.previous:
         previous = PreviousTfidfSvd()
         stage("previous: tfidf-svd fit (float64 SVD)", n, lambda: previous.fit(texts))
