@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> list[Stage]:
         print(f"  tfidf-svd vectors vs previous: cosine min {cosine.min():.7f}", file=sys.stderr)
     sample = texts if args.use_sample <= 0 else texts[:: max(1, n // args.use_sample)][: args.use_sample]
     use = UseMultilingualEncoder(threads=1, processes=args.threads)
-    use.encode(sample[:4])  # load the weights outside the timer
+    use.encode(["预热"])  # load the weights outside the timer (a text outside the sample: it stays uncached)
     note = "" if len(sample) == n else f"on {len(sample)} texts; × {n / len(sample):.0f} for the catalog"
     neural = stage("encoding: USE multilingual encode", len(sample), lambda: use.encode(sample), note)
     dim = lexical.shape[1] + neural.shape[1]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -113,8 +114,9 @@ class UseMultilingualEncoder(TextEncoder):
         if workers < 2 or len(texts) < PARALLEL_MIN:
             return _forward(self._loaded(), texts, self.batch_size)
         chunks = [texts[start : start + _CHUNK] for start in range(0, len(texts), _CHUNK)]
-        # spawn, not fork: the caller may be a threaded server, and a forked child could inherit a held lock
-        context = multiprocessing.get_context("spawn")
+        # fork from a single-threaded caller (the CLI build: no re-import of __main__, weights shared); spawn from
+        # a threaded one (a server), whose forked child could inherit a lock another thread holds
+        context = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
         with ProcessPoolExecutor(
             workers, mp_context=context, initializer=_start_worker, initargs=(self.threads,)
         ) as pool:
