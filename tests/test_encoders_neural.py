@@ -53,6 +53,25 @@ def test_use_caches_vectors_per_text_and_keeps_empty_rows_zero(use: UseMultiling
     np.testing.assert_array_equal(again[0], first[0])
 
 
+def test_use_encodes_more_new_texts_than_its_cache_and_over_worker_processes(
+    use: UseMultilingualEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catalog build encodes more new texts than CACHE_SIZE (100k items > 50k): every row is still filled.
+    The worker-process side of a large encode gives exactly the in-process vectors (run here in-process:
+    spawning workers costs seconds; bench/catalog_build.py --threads 2 runs the pool)."""
+    from content_catalog.encoders import use_multilingual
+
+    texts = [*CORPUS, ""]
+    expected = use.encode(texts)
+    monkeypatch.setattr(use_multilingual, "CACHE_SIZE", 2)
+    small_cache = UseMultilingualEncoder(processes=1)
+    small_cache._model = use._loaded()
+    np.testing.assert_allclose(small_cache.encode(texts), expected, atol=1e-6)
+    assert len(small_cache._cache) == 2
+    monkeypatch.setattr(use_multilingual, "_WORKER_MODEL", use._loaded())
+    np.testing.assert_allclose(use_multilingual._worker_encode(CORPUS, 4), expected[:-1], atol=1e-6)
+
+
 def test_use_pins_threads_and_saves_no_weights(use: UseMultilingualEncoder, tmp_path: Path) -> None:
     assert use._loaded().threads == 1
     folder = use.save(tmp_path / "use")

@@ -68,6 +68,8 @@ class AudienceLexicon:
         for audience, weighted in self.terms.items():
             for term, weight in weighted.items():
                 self._by_term.setdefault(term.lower(), []).append((audience, weight))
+        # lower-cased term -> the term as written, built once: `match` runs per item of the catalog
+        self._original = {t.lower(): t for weighted in self.terms.values() for t in weighted}
         ordered = sorted(self._by_term, key=lambda t: (-len(t), t))
         self._pattern = re.compile("|".join(re.escape(t) for t in ordered)) if ordered else None
 
@@ -117,7 +119,7 @@ class AudienceLexicon:
             for hit in self._pattern.finditer(text.lower()):
                 for audience, weight in self._by_term[hit.group(0)]:
                     found.setdefault(audience, {})[hit.group(0)] = weight
-        original = {t.lower(): t for weighted in self.terms.values() for t in weighted}
+        original = self._original
         return {
             audience: LexiconMatch(
                 audience,

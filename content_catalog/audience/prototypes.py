@@ -15,6 +15,9 @@ import numpy as np
 from content_catalog.audience.labels import LABELS
 from content_catalog.audience.vectors import dense, unit_rows
 
+_TITLE_BLOCK = 1_024
+"""Rows per block when looking for each row's nearest labelled title."""
+
 AUDIENCE_PROTOTYPES: dict[str, str] = {
     "youth": (
         "面向青少年、中小学生和少年儿童的科普内容。适合小学生、初中生、高中生在校园课堂、课后服务、"
@@ -128,9 +131,15 @@ class PrototypeScorer:
         return np.clip(self._cosine(unit_rows(vectors)) / self.scale_, 0.0, 1.0)
 
     def nearest_titles(self, vectors: Any, audience_index: int) -> list[str | None]:
-        """Title of the most similar labelled item of that audience, per row (None if there is none)."""
+        """Title of the most similar labelled item of that audience, per row (None if there is none).
+
+        Rows go in blocks: one (rows × members) similarity matrix of a 100k-item catalog would take ~8 GB."""
         members = np.flatnonzero(self.labels_[:, audience_index])
         if members.size == 0:
             return [None] * vectors.shape[0]
-        sims = dense(unit_rows(vectors) @ self.labelled_[members].T)
-        return [self.titles_[members[k]] for k in sims.argmax(axis=1)]
+        member_rows = self.labelled_[members].T
+        best = [
+            dense(unit_rows(vectors[start : start + _TITLE_BLOCK]) @ member_rows).argmax(axis=1)
+            for start in range(0, vectors.shape[0], _TITLE_BLOCK)
+        ]
+        return [self.titles_[members[k]] for k in np.concatenate(best)] if best else []

@@ -140,9 +140,7 @@ class AudienceTagger:
         portraits = [AUDIENCE_PROTOTYPES[a] for a in LABELS]
 
         self.encoder_ = fresh_copy(self.encoder if self.encoder is not None else default_encoder())
-        self.encoder_.fit([*texts, *portraits])
-        all_vectors = unit_rows(self.encoder_.transform(texts)) if texts else None
-        portrait_vectors = unit_rows(self.encoder_.transform(portraits))
+        all_vectors, portrait_vectors = self._fit_encoder(texts, portraits)
         vectors = all_vectors[labelled_rows] if all_vectors is not None else portrait_vectors[:0]
         titles = [item.title for item in labelled_items]
 
@@ -188,6 +186,17 @@ class AudienceTagger:
         )
         self.n_labelled_ = len(labelled_items)
         return self
+
+    def _fit_encoder(self, texts: list[str], portraits: list[str]) -> tuple[Any, Any]:
+        """Fit the encoder on texts + portraits; their unit vectors (None for no texts). With `fit_transform`
+        (scikit-learn's vectorizers) the catalog is tokenised once, not once to fit and again to transform."""
+        fit_transform = getattr(self.encoder_, "fit_transform", None)
+        if fit_transform is None:
+            self.encoder_.fit([*texts, *portraits])
+            all_vectors = unit_rows(self.encoder_.transform(texts)) if texts else None
+            return all_vectors, unit_rows(self.encoder_.transform(portraits))
+        matrix = fit_transform([*texts, *portraits])
+        return (unit_rows(matrix[: len(texts)]) if texts else None), unit_rows(matrix[len(texts) :])
 
     def _inner_out_of_fold(
         self,
@@ -261,21 +270,20 @@ class AudienceTagger:
         parts, vectors = self._components(texts)
         scores = blend(parts, self.weights_)
         chosen = decide(scores, self.thresholds_, self.max_audiences, self.second_ratio_)
-        nearest: dict[int, list[str | None]] = {}
+        matches = [self.lexicon_.match(text) for text in texts]
+        ranked = [[j for j in np.argsort(-scores[row], kind="stable") if chosen[row, j]] for row in range(len(texts))]
+        nearest = self._nearest_titles(vectors, matches, ranked)
         result: list[list[AudienceTag]] = []
-        for row, text in enumerate(texts):
-            matches = self.lexicon_.match(text)
+        for row in range(len(texts)):
             tags = []
-            for j in (j for j in np.argsort(-scores[row], kind="stable") if chosen[row, j]):
+            for j in ranked[row]:
                 if j == PUBLIC:
-                    tags.append(self._public_tag(scores[row], matches))
+                    tags.append(self._public_tag(scores[row], matches[row]))
                     continue
                 audience = LABELS[j]
-                if audience in matches:
-                    reason = keyword_reason(matches[audience])
+                if audience in matches[row]:
+                    reason = keyword_reason(matches[row][audience])
                 else:
-                    if j not in nearest:
-                        nearest[j] = self.prototypes_.nearest_titles(vectors, j)
                     title = nearest[j][row]
                     reason = (
                         f"相似于《{title[:60]}》" if title else f"内容接近{AUDIENCES[audience]}关注的主题"
@@ -284,6 +292,21 @@ class AudienceTagger:
                 tags.append(AudienceTag(audience=audience, score=score, source=TagSource.AUTO, reason=reason))
             result.append(tags)
         return result
+
+    def _nearest_titles(
+        self, vectors: Any, matches: list[dict[str, LexiconMatch]], ranked: list[list[int]]
+    ) -> dict[int, dict[int, str | None]]:
+        """{audience index: {row: nearest labelled title}} for just the rows whose tag reason needs one (a
+        chosen specific audience no keyword explains), not every row of a whole-catalog predict."""
+        needed: dict[int, list[int]] = {}
+        for row, chosen in enumerate(ranked):
+            for j in chosen:
+                if j != PUBLIC and LABELS[j] not in matches[row]:
+                    needed.setdefault(j, []).append(row)
+        return {
+            j: dict(zip(rows, self.prototypes_.nearest_titles(vectors[rows], j), strict=True))
+            for j, rows in needed.items()
+        }
 
     def _public_tag(self, scores: np.ndarray, matches: Mapping[str, LexiconMatch]) -> AudienceTag:
         """`public` as a co-label (its own score passed) or as the fallback (no specific audience passed)."""
