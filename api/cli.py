@@ -427,13 +427,22 @@ def serve(
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes")] = 1,
     store_url: StoreUrl = None,
     var_dir: VarDir = None,
+    worker_healthcheck: Annotated[
+        int | None,
+        typer.Option(
+            "--worker-healthcheck",
+            min=1,
+            help="Seconds a worker may leave uvicorn's ping unanswered before it is replaced "
+            "(default 120, api.http_protocol.WORKER_HEALTHCHECK_SECONDS: warm-up at 100k items is CPU-bound)",
+        ),
+    ] = None,
 ) -> None:
     """Serve an existing store over HTTP (never builds demo data). Configure with KEPU_* variables."""
     import os
 
     import uvicorn
 
-    from api.http_protocol import uvicorn_options
+    from api.http_protocol import WORKER_HEALTHCHECK_SECONDS, uvicorn_options
 
     settings = _settings(store_url, var_dir)
     # Workers build the app from the environment (uvicorn factory mode), so pass the overrides there.
@@ -453,7 +462,7 @@ def serve(
         workers=workers,
         proxy_headers=True,
         log_config=one_line_log_config(),
-        **uvicorn_options(),
+        **uvicorn_options(worker_healthcheck or WORKER_HEALTHCHECK_SECONDS),
     )
 
 

@@ -43,6 +43,20 @@ class JsonErrorH11Protocol(H11Protocol):
         self.transport.close()
 
 
-def uvicorn_options() -> dict[str, Any]:
+WORKER_HEALTHCHECK_SECONDS = 120
+"""How long uvicorn's supervisor (`--workers N`) waits for a worker to answer its ping before killing it as
+hung and starting another (uvicorn's default: 5 s). A worker answers from a thread that needs the GIL, and
+start-up is CPU-bound Python: reading 100k items, and after a catalog change jieba over the changed texts
+(the whole catalog, ~2-3 min on a busy 2-core box, when no keyword index is saved yet). With 5 s, N workers
+warming up side by side missed pings, were killed and started their warm-up over: a restart loop (measured
+at 100k items, bench/README.md). 120 s still replaces a worker that is really stuck; /readyz tells a load
+balancer when a worker is ready, so nothing waits on this timeout to route traffic."""
+
+
+def uvicorn_options(worker_healthcheck: int = WORKER_HEALTHCHECK_SECONDS) -> dict[str, Any]:
     """The keyword arguments every `uvicorn.run` of the API passes (CLI serve/demo, api.server)."""
-    return {"http": PROTOCOL, "h11_max_incomplete_event_size": MAX_HEAD_BYTES}
+    return {
+        "http": PROTOCOL,
+        "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
+        "timeout_worker_healthcheck": worker_healthcheck,
+    }

@@ -23,6 +23,7 @@ def service_settings(settings: ApiSettings) -> ServiceSettings:
         cursor_secret=settings.cursor_secret,
         snapshot_ttl_seconds=settings.snapshot_ttl_seconds,
         snapshot_max_stored=settings.snapshot_max_stored,
+        search_cache_dir=settings.resolved_cache_dir,
     )
 
 

@@ -21,6 +21,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,7 @@ from recommender.cursor import (
     owner_of,
 )
 from recommender.forgetting import Forgetting
+from recommender.lexical import BM25Index
 from recommender.neighbours import NeighbourCache
 from recommender.pool_blend import PoolTop, Source, StaticSum, pool_top, static_sum
 from recommender.profile_vectors import ProfileVectors
@@ -64,6 +66,7 @@ from recommender.registry import Bundle
 from recommender.rerank import BlendWeights, apply_pins, blend, freshness_boost, mmr
 from recommender.rules import EditorRule, RuleSet
 from recommender.search import CatalogSearch, SearchFilters, SearchParams
+from recommender.search_cache import cached_bm25
 from recommender.similar import SimilarParams, rerank_similar
 from recommender.write_behind import WriteBehindSnapshotCache
 
@@ -157,6 +160,7 @@ class ServiceSettings:
     snapshot_ttl_seconds: float = 3_600.0
     snapshot_max_entries: int = 10_000  # in-memory snapshot cache only
     snapshot_max_stored: int = 20_000  # store snapshot cache: rows kept (≈ 18 KB each), trimmed in the background
+    search_cache_dir: Path | None = None  # where the keyword index is saved for every worker (recommender.search_cache)
 
     CURSOR_SECRET_NAME = "cursor_secret"
     """Name of the store's shared secret that signs cursors when `cursor_secret` is unset."""
@@ -323,15 +327,18 @@ class RecommendationService:
 
     @property
     def is_warm(self) -> bool:
-        """True once the catalog view, item matrix and index describe the catalog (the first request is fast)."""
-        return self._cat is not None
+        """True once the catalog view, item matrix, index and keyword index describe the catalog (the first
+        request of every kind is fast)."""
+        return self._cat is not None and self._searcher is not None
 
     def warm_up(self) -> None:
-        """Build the catalog state and run the encoder once, so the first request pays for neither."""
+        """Build the catalog state and the keyword index (loaded from `settings.search_cache_dir` when saved
+        there) and run one search, so the first request of no kind pays for them."""
         self._catalog()
+        self.searcher()
         if len(self.index):
             with contextlib.suppress(RuntimeError):  # an encoder never fitted (empty catalog): nothing to warm
-                self.encoder.encode(["科普"])
+                self.search(WARM_QUERY, k=1)
 
     def _catalog(self, version: str | None = None) -> tuple[CatalogView, np.ndarray | None, Bundle | None]:
         """The catalog view, item matrix and bundle, kept in step with the store (new items need no retrain).
@@ -381,7 +388,8 @@ class RecommendationService:
                 return self._apply(state, changes.items, changes.deleted, changes.mark, version)
         mark = feed(None).mark if feed is not None else None
         items = list(self.store.iter_items())
-        self._sync_index(items, full=True)
+        if state is not None or getattr(self.index, "catalog_version", None) != version:
+            self._sync_index(items, full=True)  # else the index was saved at exactly this catalog: nothing to hash
         bundle = self.bundle
         view = CatalogView.build(items, bundle.item_map if bundle else None)
         self._vectors = {}
@@ -1041,11 +1049,29 @@ class RecommendationService:
         try:
             searcher = self._searcher
             if searcher is None or searcher.view is not view:
-                searcher = CatalogSearch(view, self.encoder, self.index, self.settings.search)
+                searcher = self._new_searcher(view, searcher)
                 self._searcher = searcher
             return searcher
         finally:
             self._searcher_lock.release()
+
+    def _new_searcher(self, view: CatalogView, previous: CatalogSearch | None) -> CatalogSearch:
+        """Search over `view`. The keyword index is the slow part (jieba over every text): the first one is
+        loaded from (or built into) the shared cache folder, later ones reuse the previous index's token
+        counts for every unchanged item, so a write costs jieba for the written items only."""
+        params = self.settings.search
+        titles, texts = [it.title for it in view.items], [it.text for it in view.items]
+        knobs = {"title_boost": params.title_boost, "synonym_weight": params.synonym_weight}
+        cache = self.settings.search_cache_dir
+        if previous is None and cache is not None:
+            lexical = cached_bm25(cache, titles, texts, **knobs)
+        else:
+            lexical = BM25Index(titles, texts, reuse=previous.lexical if previous else None, **knobs)
+        return CatalogSearch(view, self.encoder, self.index, params, lexical=lexical)
+
+
+WARM_QUERY = "科普"
+"""The query warm-up searches once (encoder, keyword index and filters all run before /readyz says OK)."""
 
 
 def _descending(values: np.ndarray) -> np.ndarray:

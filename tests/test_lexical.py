@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recommender.lexical import BM25Index, Glossary, default_glossary, query_terms
+from recommender import lexical
+from recommender.lexical import BM25Index, Glossary, analyze, default_glossary, query_terms
 
 TITLES = ["三分钟认清稻飞虱", "稻田里的青蛙", "病虫害识别手册", "老人防跌倒", "在家量血压"]
 TEXTS = [
@@ -63,3 +64,31 @@ def test_glossary_file_errors_name_file_and_line(tmp_path: Path) -> None:
 def test_misaligned_fields_are_refused() -> None:
     with pytest.raises(ValueError, match="aligned"):
         BM25Index(["a"], [])
+
+
+QUERIES = ["水稻病虫害", "血压高", "摔倒", "青蛙", "果树"]
+
+
+def _same_scores(a: BM25Index, b: BM25Index) -> None:
+    for query in QUERIES:
+        np.testing.assert_allclose(a.scores(query), b.scores(query), rtol=1e-5, atol=1e-7)
+
+
+def test_an_index_reusing_another_scores_exactly_like_a_fresh_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = BM25Index(TITLES, TEXTS)
+    titles = [TITLES[4], "果树的虫害", *TITLES[:3]]  # item 3 gone, one new, one edited, order changed
+    texts = [TEXTS[4], "苹果树病虫害防治", TEXTS[0], TEXTS[1] + "，还吃稻飞虱", TEXTS[2]]
+    analysed: list[str] = []
+    monkeypatch.setattr(lexical, "analyze", lambda text, glossary: analysed.append(text) or analyze(text, glossary))
+    reused = BM25Index(titles, texts, reuse=before)
+    assert sorted(analysed) == sorted([titles[1], texts[1], titles[3], texts[3]])  # only new and edited ones
+    _same_scores(reused, BM25Index(titles, texts))
+    before.save(tmp_path / "saved")
+    loaded = BM25Index.load(tmp_path / "saved")
+    assert not loaded._weights.data.flags.writeable  # memory-mapped read-only, shared by worker processes
+    _same_scores(loaded, before)
+    _same_scores(BM25Index(titles, texts, reuse=loaded), reused)
+    with pytest.raises(ValueError, match="other analysis code"):
+        BM25Index.load(tmp_path / "saved", glossary=Glossary(()))

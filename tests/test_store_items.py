@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from content_catalog.schema import AudienceTag
+from content_catalog.schema import AudienceTag, TagSource
 from content_catalog.store import ConflictError, NotFoundError, Store, UpsertResult
 from tests.store_fixtures import (  # noqa: F401
     T0,
@@ -61,9 +61,17 @@ def test_item_round_trip_keeps_every_field(store: Store) -> None:
         url="https://example.org/v/1",
         cover_url="/static/c.jpg",
     )
-    store.upsert_items([item])
+    store.upsert_items([item, make_item("bare-1", duration_minutes=3)])
     assert store.get_item("full-1") == item
     assert store.get_items(["missing", "full-1"]) == [item]
+    bulk = list(store.iter_items())  # the bulk read builds Items without re-validating: same fields, same types
+    assert bulk == [store.get_item("bare-1"), item]
+    assert [repr(it) for it in bulk] == [repr(store.get_item(it.id)) for it in bulk]
+    for read in bulk:
+        validated = store.get_item(read.id)
+        assert validated is not None and read.model_dump() == validated.model_dump()
+        assert {name: type(value) for name, value in read} == {name: type(value) for name, value in validated}
+        assert read.published_at.tzinfo is not None and read.model_fields_set == validated.model_fields_set
 
 
 def test_batch_failing_in_the_database_writes_nothing(store: Store) -> None:
@@ -137,6 +145,8 @@ def test_auto_tags_show_when_no_editor_tags_exist(store: Store) -> None:
         ("public", "auto", 0.4),
         ("seniors", "auto", 0.8),
     ]
+    assert next(store.iter_items()).audiences == tags == store.get_item("a").audiences  # type: ignore[union-attr]
+    assert all(type(t.source) is TagSource for t in next(store.iter_items()).audiences)
     assert [i.id for i in store.list_items(audience="seniors")] == ["a"]
 
 

@@ -15,7 +15,7 @@ from content_catalog.schema import AudienceTag, Item, TagSource
 from content_catalog.store import audience_merge as merge
 from content_catalog.store.base import StoreBase
 from content_catalog.store.errors import ConflictError, NotFoundError
-from content_catalog.store.item_rows import content_values, item_from_row, row_content
+from content_catalog.store.item_rows import ITEM_COLUMNS, content_values, item_from_columns, item_from_row, row_content
 from content_catalog.store.models import AudienceHistoryRow, ItemRow
 from content_catalog.store.records import AudienceChange, ItemChanges, UpsertResult
 from content_catalog.store.types import as_utc, utc_now
@@ -206,16 +206,16 @@ class ItemsMixin(StoreBase):
         """All live items ordered by id, read in batches (keyset pagination, constant memory)."""
         last: str | None = None
         while True:
-            query = select(ItemRow).where(ItemRow.deleted_at.is_(None)).order_by(ItemRow.id).limit(batch_size)
+            query = select(*ITEM_COLUMNS).where(ItemRow.deleted_at.is_(None)).order_by(ItemRow.id).limit(batch_size)
             if last is not None:
                 query = query.where(ItemRow.id > last)
-            with self._read() as session:
-                rows = list(session.scalars(query))
-                items = [item_from_row(row) for row in rows]
+            with self._read() as session:  # plain rows of the needed columns: no ORM instances, no tag layers
+                rows = session.connection().execute(query).all()
+            items = [item_from_columns(row) for row in rows]
             yield from items
             if len(rows) < batch_size:
                 return
-            last = rows[-1].id
+            last = items[-1].id
 
     def count_items(self, *, include_deleted: bool = False) -> int:
         """Number of live items (or of all rows with include_deleted=True)."""
