@@ -13,6 +13,7 @@ vector index (so a new item is searchable in every variant at once).
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import threading
 import time
@@ -247,9 +248,19 @@ class BundleServiceProvider:
     def warm_up(self) -> None:
         """Build the service and its catalog state now (app start-up), so /readyz says ready only when the
         first request will be fast; save an index synced in memory in the background; start following
-        the store in the background."""
-        service = self._ensure()
-        service.warm_up()
+        the store in the background.
+
+        The cyclic garbage collector is paused meanwhile: warm-up allocates a few million long-lived objects
+        (100k items and their arrays) and leaves almost no cycles, so the collections it would trigger only
+        rescan them (~20 % of reading the catalog)."""
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            service = self._ensure()
+            service.warm_up()
+        finally:
+            if paused:
+                gc.enable()
         self._save_index_behind(service)
         self.start_background_sync()
 

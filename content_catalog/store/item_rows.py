@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -11,6 +12,7 @@ from sqlalchemy import Text, type_coerce
 from content_catalog.schema import AudienceTag, Item, TagSource
 from content_catalog.store.audience_merge import tags_from_json
 from content_catalog.store.models import ItemRow
+from content_catalog.store.types import as_utc
 
 CONTENT_FIELDS: tuple[str, ...] = (
     "title",
@@ -62,17 +64,20 @@ def item_from_row(row: ItemRow) -> Item:
     return Item.model_validate(data)
 
 
-_PLAIN = ("id", *(name for name in CONTENT_FIELDS if name != "topics"))
+_TIMES = ("published_at", "expires_at")
+_PLAIN = ("id", *(name for name in CONTENT_FIELDS if name not in ("topics", *_TIMES)))
 ITEM_COLUMNS = (
     *(getattr(ItemRow, name) for name in _PLAIN),
+    *(type_coerce(getattr(ItemRow, name), Text).label(name) for name in _TIMES),
     type_coerce(ItemRow.topics, Text).label("topics_json"),
     type_coerce(ItemRow.audiences, Text).label("audiences_json"),
 )
 """The columns an `Item` is made of, for bulk reads: no tag layers, keys or bookkeeping; the two JSON
-columns as text (decoded by orjson in `item_from_columns`; a driver that decodes JSON itself, as psycopg
-does, hands over lists, which are taken as they are)."""
+columns and the two timestamps as text (decoded by orjson and `datetime.fromisoformat` in `item_from_columns`,
+a fraction of SQLAlchemy's per-value processors; a driver that decodes them itself, as psycopg does, hands
+over lists and datetimes, which are taken as they are)."""
 
-_ITEM_FIELDS = (*_PLAIN, "topics", "audiences")
+_ITEM_FIELDS = (*_PLAIN, *_TIMES, "topics", "audiences")
 _ITEM_ORDER = tuple(Item.model_fields)
 _TAG_FIELDS = ("audience", "score", "source", "reason")
 _SOURCES = {source.value: source for source in TagSource}
@@ -91,11 +96,20 @@ def item_from_columns(values: Sequence[Any]) -> Item:
     given). `tests/test_store_items.py` checks the result equals `item_from_row`'s, field by field; reads
     of single items keep `item_from_row`'s re-validation."""
     data = dict(zip(_PLAIN, values, strict=False))
+    data["published_at"] = _time(values[-4])
+    data["expires_at"] = _time(values[-3])
     data["topics"] = list(_json(values[-2]) or [])
     data["audiences"] = [_tag(t) for t in _json(values[-1]) or []]
     if data["duration_minutes"] is not None:
         data["duration_minutes"] = float(data["duration_minutes"])
     return _built(Item, {name: data[name] for name in _ITEM_ORDER})  # validation's order: same dumps and repr
+
+
+def _time(raw: Any) -> datetime | None:
+    """A stored timestamp as the aware UTC datetime `UTCDateTime` reads (SQLite keeps naive UTC text)."""
+    if raw is None:
+        return None
+    return as_utc(datetime.fromisoformat(raw) if isinstance(raw, str) else raw)
 
 
 def _json(raw: Any) -> Any:
