@@ -22,7 +22,10 @@ from content_catalog.encoders import make_encoder
 from content_catalog.schema import Item
 from content_catalog.store import Store
 from content_catalog.vector_index import VectorIndex
-from recommender.service import RecommendationRequest, RecommendationService
+from recommender import lexical
+from recommender.lexical import analyze
+from recommender.search_cache import FOLDER as SEARCH_CACHE
+from recommender.service import RecommendationRequest, RecommendationService, ServiceSettings
 from tests.test_api_support import api_settings, catalog_items, make_store, shared_trained_db
 
 NOW = datetime.now(UTC)
@@ -187,11 +190,42 @@ def test_readyz_waits_for_the_catalog_warm_up(tmp_path: Path) -> None:
     settings = api_settings(tmp_path)
     provider = BundleServiceProvider(store, settings)
     client = TestClient(create_app(settings, store=store, service_provider=provider))  # no lifespan: no warm-up
-    provider.current()  # the model is loaded, the catalog not yet built
+    service = provider.current()  # the model is loaded, the catalog not yet built
     cold = client.get("/readyz")
     assert cold.status_code == 503 and cold.json()["checks"]["catalog"].startswith("warming up")
+    service._catalog()  # catalog view built, the keyword index not yet: a first /search would build it
+    assert client.get("/readyz").status_code == 503
     provider.warm_up()
+    assert service._searcher is not None and service._searcher.view is service._catalog()[0]
     warm = client.get("/readyz")
     assert warm.status_code == 200 and "catalog" not in warm.json()["checks"]
     provider.close()
     store.close()
+
+
+def test_a_catalog_change_while_down_invalidates_the_saved_keyword_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, encoder, cache = make_store(tmp_path), _fitted(), tmp_path / "cache"
+    analysed: list[str] = []
+    monkeypatch.setattr(lexical, "analyze", lambda text, glossary: analysed.append(text) or analyze(text, glossary))
+
+    def start() -> RecommendationService:  # a new process: the keyword index comes from the cache folder
+        index = VectorIndex(encoder.dim)  # type: ignore[attr-defined]
+        service = RecommendationService(store, None, encoder, index, settings=ServiceSettings(search_cache_dir=cache))
+        service.warm_up()
+        return service
+
+    first = start()  # nothing saved yet: every text analysed, the index saved
+    saved = (cache / SEARCH_CACHE / "CURRENT").read_text(encoding="utf-8")
+    assert len(analysed) == 2 * len(catalog_items()) and "新物种" not in first.searcher().lexical.vocabulary
+    analysed.clear()
+    assert start().searcher().lexical.size == len(catalog_items()) and analysed == []  # a restart loads it
+
+    down = _item("down-1", "湿地发现新物种", summary="保护区首次记录到新物种")
+    store.upsert_items([down], actor="cli")  # written while no service runs
+    service = start()
+    assert sorted(analysed) == sorted([down.title, down.text])  # only the new item goes through jieba
+    view, lexical_index = service._catalog()[0], service.searcher().lexical
+    assert view.items[int(np.argmax(lexical_index.scores("新物种")))].id == "down-1"
+    assert (cache / SEARCH_CACHE / "CURRENT").read_text(encoding="utf-8") != saved
