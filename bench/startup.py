@@ -10,6 +10,8 @@ timeout (`--worker-healthcheck`, the value `kepu serve` now uses), so neither is
 
 Runs (alternating, baseline first in each pair):
 - `warm`: the keyword index saved by an earlier start of this checkout is there (a restart, a new worker);
+- `--writes N`: also a run of this checkout after N items were edited straight in the store (a restart after
+  an ingest: the saved keyword index is reused for every other item);
 - `--cold`: also a run of this checkout after deleting its saved keyword index (the first start after
   installing, or after a catalog change made while no server ran: only changed texts are analysed then,
   everything when nothing is saved).
@@ -20,6 +22,7 @@ Runs (alternating, baseline first in each pair):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -30,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -39,6 +43,7 @@ from api.http_protocol import WORKER_HEALTHCHECK_SECONDS  # noqa: E402
 from bench.http_scale import endpoint_paths  # noqa: E402
 from bench.scale_world import DEFAULT_CACHE, World, served_env, world_key  # noqa: E402
 from bench.serve_support import loadavg, server  # noqa: E402
+from content_catalog.store import Store  # noqa: E402
 from recommender.search_cache import FOLDER as SEARCH_CACHE  # noqa: E402
 
 KINDS = ("recommendations (audience + session)", "recommendations (trained user)", "/similar", "/search")
@@ -60,11 +65,35 @@ def first_per_worker(base: str, paths: dict[str, str], workers: int) -> dict[str
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of the server process and its workers so far (less load-dependent than
+    wall time on a shared machine)."""
+    parent = psutil.Process(pid)
+    total = 0.0
+    for process in [parent, *parent.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def run(world: World, code: Path, workers: int, healthcheck: int, log: Path) -> dict:
     paths = {name: p[-1] for name, p in endpoint_paths(world, 50).items() if name in KINDS}
     with server(served_env(world), workers, log, ready_timeout=1800, healthcheck_timeout=healthcheck, code=code) as s:
+        cpu = cpu_seconds(s.process.pid)
         first = first_per_worker(s.base, paths, workers)
-        return {"ready_s": s.ready_seconds, "first_ms": first}
+        return {"ready_s": s.ready_seconds, "cpu_s": cpu, "first_ms": first}
+
+
+def write_while_down(world: World, n: int, round_: int) -> None:
+    """Edit `n` items straight in the store (as `kepu catalog ingest` would while no server runs)."""
+    store = Store(world.store_url)
+    try:
+        items = store.get_items(world.item_ids(n))
+        edited = [it.model_copy(update={"title": f"{it.title}（修订{round_}）"}) for it in items]
+        store.upsert_items(edited, actor="bench")
+    finally:
+        store.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--cold", action="store_true", help="also start this checkout with no saved keyword index")
+    parser.add_argument("--writes", type=int, default=0, help="also start this branch after N items edited while down")
     parser.add_argument("--worker-healthcheck", type=int, default=WORKER_HEALTHCHECK_SECONDS)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -87,12 +117,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[dict] = []
     for round_ in range(args.rounds):
         for workers in [int(w) for w in args.workers.split(",")]:
-            runs = [("baseline", args.base.resolve(), False), ("this branch", ROOT, False)]
+            runs = [("baseline", args.base.resolve(), ""), ("this branch", ROOT, "")]
+            if args.writes and round_ == 0:
+                runs.append((f"this branch, {args.writes} items edited while down", ROOT, "writes"))
             if args.cold and round_ == 0:
-                runs.append(("this branch, no saved keyword index", ROOT, True))
-            for label, code, cold in runs:
-                if cold:
+                runs.append(("this branch, no saved keyword index", ROOT, "cold"))
+            for label, code, before in runs:
+                if before == "cold":
                     shutil.rmtree(folder / "cache" / SEARCH_CACHE, ignore_errors=True)
+                if before == "writes":
+                    write_while_down(world, args.writes, workers)
                 log = folder / f"startup-{workers}w-{label.split(',')[0].replace(' ', '-')}.log"
                 result = run(world, code, workers, args.worker_healthcheck, log)
                 row = {"code": label, "workers": workers, "round": round_, "load": os.getloadavg()} | result
@@ -104,11 +138,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(header)
     print(f"uvicorn worker health-check timeout {args.worker_healthcheck} s for every run; first request = slowest")
     print("of one per worker sent together right after /readyz OK")
-    print("| code | workers | start → /readyz s | " + " | ".join(f"first {k} ms" for k in KINDS) + " | load (1 min) |")
-    print("|" + " --- |" * (len(KINDS) + 4))
+    head = "| code | workers | start → /readyz s | CPU s to ready (all processes) | "
+    print(head + " | ".join(f"first {k} ms" for k in KINDS) + " | load (1 min) |")
+    print("|" + " --- |" * (len(KINDS) + 5))
     for r in rows:
         firsts = " | ".join(f"{r['first_ms'][k]:,.0f}" for k in KINDS)
-        print(f"| {r['code']} | {r['workers']} | {r['ready_s']:.1f} | {firsts} | {r['load'][0]:.1f} |")
+        cells = f"{r['ready_s']:.1f} | {r['cpu_s']:.1f} | {firsts} | {r['load'][0]:.1f}"
+        print(f"| {r['code']} | {r['workers']} | {cells} |")
     return 0
 
 
