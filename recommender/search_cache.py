@@ -21,8 +21,10 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+
+import numpy as np
 
 from recommender.lexical import BM25Index, Glossary, analysis_fingerprint, default_glossary, document_keys
 
@@ -48,18 +50,27 @@ def cached_bm25(
     root = cache_dir / FOLDER
     keys = document_keys(titles, texts)
     knobs = {"glossary": glossary, "title_boost": title_boost, "synonym_weight": synonym_weight}
-    with _locked(root):
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(_locked(root))
+        except OSError:  # no usable cache folder (read-only): build in memory, as without a cache
+            logger.warning("keyword index cache %s unusable: building in memory", root, exc_info=True)
+            return BM25Index(titles, texts, keys=keys, **knobs)
         saved = _load_current(root, glossary)
         wanted = analysis_fingerprint(glossary or default_glossary(), False, (title_boost, synonym_weight, *DEFAULTS))
-        same = saved is not None and saved.size == len(texts) and bool((saved.keys == keys).all())
-        if same and saved.fingerprint == wanted:  # type: ignore[union-attr]
-            return saved  # type: ignore[return-value]
+        if saved is not None and saved.fingerprint == wanted and _covers(saved, keys):
+            return saved
         index = BM25Index(titles, texts, reuse=saved, keys=keys, **knobs)
         try:
             return _save(root, index, glossary)
-        except OSError:  # a read-only or full cache folder costs the next start a rebuild, nothing else
+        except OSError:  # a full cache folder costs the next start a rebuild, nothing else
             logger.warning("could not save the keyword index under %s", root, exc_info=True)
             return index
+
+
+def _covers(index: BM25Index, keys: np.ndarray) -> bool:
+    """The index holds exactly these documents, in this order (same titles and texts)."""
+    return index.size == keys.size and bool(np.array_equal(index.keys, keys))
 
 
 @contextmanager
