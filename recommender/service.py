@@ -333,13 +333,15 @@ class RecommendationService:
 
     def warm_up(self) -> None:
         """Build the catalog state and the keyword index (loaded from `settings.search_cache_dir` when saved
-        there), run one search and score one anonymous request, so the first request of no kind pays for them."""
+        there), run one search and score one anonymous request per audience, so the first request of no kind pays
+        for them."""
         self._catalog()
         self.searcher()
         if len(self.index):
             with contextlib.suppress(RuntimeError):  # an encoder never fitted (empty catalog): nothing to warm
                 self.search(WARM_QUERY, k=1)
-        self.score_catalog(RecommendationRequest(audience="public", k=20))  # per-view arrays, no cursor written
+        for audience in AUDIENCE_IDS:  # per-view and per-audience arrays; nothing is written (no cursor)
+            self.score_catalog(RecommendationRequest(audience=audience, k=20))
 
     def _catalog(self, version: str | None = None) -> tuple[CatalogView, np.ndarray | None, Bundle | None]:
         """The catalog view, item matrix and bundle, kept in step with the store (new items need no retrain).
