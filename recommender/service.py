@@ -56,6 +56,7 @@ from recommender.cursor import (
     owner_of,
 )
 from recommender.forgetting import Forgetting
+from recommender.model_product import CompactProduct
 from recommender.neighbours import NeighbourCache
 from recommender.pool_blend import PoolTop, Source, StaticSum, pool_top, static_sum
 from recommender.profile_scores import ProfileScores, ProfileScoresCache
@@ -293,6 +294,7 @@ class RecommendationService:
         self._static_view: CatalogView | None = None
         self._profile_vectors = ProfileVectors()  # sessions and new users: one vector per profile and bundle
         self._profile_scores = ProfileScoresCache()  # ... and their scores over the catalog, per item matrix
+        self._compact = CompactProduct()  # large catalogs: the product over the columns that can contribute
 
     def _default_snapshots(self) -> SnapshotCache:
         cfg = self.settings
@@ -625,6 +627,9 @@ class RecommendationService:
         who = state.who
         history = [(e.item_id, str(getattr(e.type, "value", e.type))) for e in who.history]
         vector = bundle.user_vector(who.model_key, history)
+        large = state.view.size >= self.settings.pool_blend_min_items  # small catalogs: the plain product
+        if vector is not None and state.item_matrix is not None and large:
+            return self._compact.scores(state.item_matrix, vector)  # recommender.model_product
         if vector is not None or state.item_matrix is None:
             return model_scores(state.item_matrix, vector)
         u = who.user
