@@ -32,7 +32,10 @@ def pin_compute_threads(threads: int) -> dict[str, int]:
     applied, for the start-up log."""
     global _limiter, _threads
     _threads = max(0, threads)
-    if threads <= 0:
+    if threads <= 0:  # the libraries' defaults (undo an earlier pin in this process)
+        if _limiter is not None:
+            _limiter.restore_original_limits()
+            _limiter = None
         return {}
     applied: dict[str, int] = {}
     try:
