@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from api import log_privacy
+from api.compute_threads import pin_compute_threads
 from api.docs_pages import install_offline_docs
 from api.errors import install_error_handlers
 from api.metrics import ApiMetrics
@@ -72,6 +73,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        pin_compute_threads(settings.compute_threads)  # before any BLAS/faiss work (api/compute_threads.py)
         await run_in_threadpool(provider.warm_up)  # fit encoder, build index, load the active bundle
         metrics.set_model(provider.version())
         retention.start()  # purges on its own thread, never on a request

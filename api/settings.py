@@ -73,6 +73,12 @@ class ApiSettings(Settings):
         description="Feed snapshots kept in the store (≈ 18 KB each): older ones are deleted in the background "
         "and their cursors expire (docs/reliability.md)",
     )
+    compute_threads: int = Field(
+        1,
+        ge=0,
+        description="BLAS and faiss (OpenMP) threads per API worker, set once at start-up (0 = the libraries' "
+        "defaults: one per core in every worker, which oversubscribes the cores with --workers > 1)",
+    )
     public_reads_per_minute: float = Field(
         600, ge=0, description="Anonymous reads allowed per client and minute, per worker (0 = no limit; keyed calls "
         "are never limited)"

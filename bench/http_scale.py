@@ -12,9 +12,18 @@ Python client sends at half the rate wrk reached (latency counted from the sched
 stall is not hidden) for `--seconds`. Rate limits are off (KEPU_PUBLIC_READS_PER_MINUTE=0).
 
 Targets: recommendations ≥ 500 req/s with p99 ≤ 30 ms at half that rate; /similar ≥ 1,000 req/s;
-/search p50 ≤ 20 ms. The world (`bench/scale_world.py`) is built once and cached.
+/search p50 ≤ 20 ms. The world (`bench/scale_world.py`) is built once and cached; `--world DIR` serves a
+built world from any folder instead (a private copy: serving writes feed snapshots into its store).
+
+Before/after in one run: `--server NAME=CHECKOUT[:KEY=VALUE,...]` (repeatable) starts one server per
+variant on the same world, all up at once, and runs every endpoint on each in turn, `--rounds` times
+(each with its own `/healthz` floor right before). Variant servers get the library thread defaults (no
+OMP/OPENBLAS_NUM_THREADS in their environment), so the serving code's own pinning (`KEPU_COMPUTE_THREADS`)
+is what is measured; without `--server`, this checkout is served with single-threaded BLAS by environment.
 
     PYTHONPATH=$PWD .venv/bin/python bench/http_scale.py --data-dir ../shared/data [--items 100000]
+    PYTHONPATH=$PWD .venv/bin/python bench/http_scale.py --world COPY --server main=../main --server this=. \
+        --server unpinned=.:KEPU_COMPUTE_THREADS=0 --only "recommendations (trained user)" --rounds 2
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -40,12 +50,35 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.scale_world import DEFAULT_CACHE, World, build_world, served_env, users_sample  # noqa: E402
+from bench.scale_world import DEFAULT_CACHE, World, build_world, served_env, users_sample, world_at  # noqa: E402
 from bench.serve_support import first_requests, loadavg, server, warm  # noqa: E402
 
 AUDIENCES = ("public", "youth", "farmers", "workers", "seniors", "officials")
 QUERIES = ("水稻病虫害", "高血压饮食", "人工智能", "空间站", "防诈骗", "机器人", "碳中和", "疫苗", "地震", "芯片")
 UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One server of a before/after run: a checkout and extra KEPU_* settings."""
+
+    name: str
+    code: Path
+    env: dict[str, str]
+
+    @classmethod
+    def parse(cls, spec: str) -> Variant:
+        """NAME=CHECKOUT[:KEY=VALUE,...]"""
+        name, sep, rest = spec.partition("=")
+        if not sep or not name or not rest:
+            raise argparse.ArgumentTypeError(f"--server {spec!r}: expected NAME=CHECKOUT[:KEY=VALUE,...]")
+        code, _, settings = rest.partition(":")
+        env = dict(kv.split("=", 1) for kv in settings.split(",") if kv)
+        folder = Path(code).resolve()
+        if not (folder / "api" / "app.py").is_file():
+            raise argparse.ArgumentTypeError(f"--server {spec!r}: {folder} is not a Kepu checkout")
+        return cls(name, folder, env)
 
 
 @dataclass
@@ -154,31 +187,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--worker-healthcheck", type=int, default=None, help="uvicorn worker ping timeout, s")
     parser.add_argument("--only", default="", help="comma-separated endpoint names to run (default: all)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--world", type=Path, default=None, help="serve the built world in this folder")
+    parser.add_argument("--server", type=Variant.parse, action="append", default=[], help="NAME=CHECKOUT[:K=V,...]")
+    parser.add_argument("--rounds", type=int, default=1, help="passes over the endpoints (and variants)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    world = build_world(args.data_dir, args.items, args.users, args.events, args.cache)
+    if args.world is not None:
+        world = world_at(args.world)
+        args.items, args.users = world.n_items, world.n_users
+    else:
+        world = build_world(args.data_dir, args.items, args.users, args.events, args.cache)
     endpoints = endpoint_paths(world)
     results: list[dict] = []
-    log = args.cache / f"http-scale-{args.items}.log"
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        server(served_env(world), args.workers, log, healthcheck_timeout=args.worker_healthcheck) as running,
-    ):
+    variants = args.server or [Variant("this", ROOT, {})]
+    env = served_env(world)
+    if args.server:  # what the serving code does about threads is part of what is compared
+        env = {k: v for k, v in env.items() if k not in THREAD_ENV}
+    names = [n for n in endpoints if n != "/healthz" and (not args.only or n in args.only.split(","))]
+    ready, first, running = {}, {}, {}
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        for v in variants:  # all up at once (idle while another is measured), started one after another
+            log = world.var_dir / f"http-scale-{args.items}-{v.name}.log"
+            opts = {"healthcheck_timeout": args.worker_healthcheck, "code": v.code}
+            running[v.name] = stack.enter_context(server({**env, **v.env}, args.workers, log, **opts))
+            ready[v.name] = running[v.name].ready_seconds
         scripts = {name: lua_script(paths, Path(tmp), name) for name, paths in endpoints.items()}
-        ready = running.ready_seconds
-        first = first_requests(running.base, {name: paths[-1] for name, paths in endpoints.items()})
-        warm(running.base, [paths[0] for paths in endpoints.values()])
-        for name, paths in endpoints.items():
-            if name == "/healthz" or (args.only and name not in args.only.split(",")):
-                continue
-            floor = wrk(running.base, scripts["/healthz"], "/healthz", args.seconds, args.connections)
-            run = wrk(running.base, scripts[name], name, args.seconds, args.connections)
-            half = max(run.rps / 2, 1.0)
-            h50, h99, herr = paced(running.base, paths, half, args.seconds)
-            results.append(
-                {"endpoint": name, "healthz": vars(floor), "max": vars(run), "half_rate": half}
-                | {"half_p50": h50, "half_p99": h99, "half_errors": herr}
-            )
+        wanted = {n: p for n, p in endpoints.items() if n == "/healthz" or n in names}  # /search's first
+        for v in variants:  # request builds its keyword index: only warm what is measured
+            first[v.name] = first_requests(running[v.name].base, {n: p[-1] for n, p in wanted.items()})
+            warm(running[v.name].base, [paths[0] for paths in wanted.values()])
+        for round_ in range(1, args.rounds + 1):
+            for name in names:
+                for v in variants:
+                    base = running[v.name].base
+                    floor = wrk(base, scripts["/healthz"], "/healthz", args.seconds, args.connections)
+                    run = wrk(base, scripts[name], name, args.seconds, args.connections)
+                    half = max(run.rps / 2, 1.0)
+                    h50, h99, herr = paced(base, endpoints[name], half, args.seconds)
+                    results.append(
+                        {"round": round_, "server": v.name, "endpoint": name, "healthz": vars(floor), "max": vars(run)}
+                        | {"half_rate": half, "half_p50": h50, "half_p99": h99, "half_errors": herr}
+                        | {"loadavg": os.getloadavg()}
+                    )
     if args.json:
         summary = {"loadavg": os.getloadavg(), "ready_seconds": ready, "first_ms": first, "results": results}
         print(json.dumps(summary, indent=2))
@@ -188,16 +238,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.connections} {args.seconds:.0f} s per run; {loadavg()}"
     )
     check = f"uvicorn worker health-check timeout {args.worker_healthcheck or 5} s"
-    print(f"start-up: process start → /readyz OK in {ready:.1f} s; {check}; {world.stack}")
-    head = "| endpoint | first request ms | req/s | p50 ms | p99 ms | errors | /healthz req/s (same run) | ratio "
-    print(head + "| p50/p99 at half rate |")
-    print("|" + " --- |" * 9)
+    for v in variants:
+        extra = f" ({v.code}{'; ' + ', '.join(f'{k}={x}' for k, x in v.env.items()) if v.env else ''})"
+        print(f"{v.name}{extra if args.server else ''}: process start → /readyz OK in {ready[v.name]:.1f} s; {check}")
+    print(world.stack)
+    head = "| round | server | endpoint | first request ms | req/s | p50 ms | p99 ms | errors "
+    print(head + "| /healthz req/s (same run) | ratio | p50/p99 at half rate | load (1 min) |")
+    print("|" + " --- |" * 12)
     for r in results:
         m, h = r["max"], r["healthz"]
         print(
-            f"| {r['endpoint']} | {first[r['endpoint']]:,.0f} | {m['rps']:,.1f} | {m['p50']:.1f} | {m['p99']:.1f} "
-            f"| {m['errors']} | {h['rps']:,.0f} | {m['rps'] / h['rps']:.3f} "
-            f"| {r['half_p50']:.1f} / {r['half_p99']:.1f} @ {r['half_rate']:.1f}/s |"
+            f"| {r['round']} | {r['server']} | {r['endpoint']} | {first[r['server']][r['endpoint']]:,.0f} "
+            f"| {m['rps']:,.1f} | {m['p50']:.1f} | {m['p99']:.1f} | {m['errors']} | {h['rps']:,.0f} "
+            f"| {m['rps'] / h['rps']:.3f} | {r['half_p50']:.1f} / {r['half_p99']:.1f} @ {r['half_rate']:.1f}/s "
+            f"| {r['loadavg'][0]:.1f} |"
         )
     return 0
 

@@ -3,7 +3,10 @@ on one endpoint while `py-spy` samples the worker, then the top frames of the re
 share, and the leaf frames by own share).
 
     PYTHONPATH=$PWD .venv/bin/python bench/scale_profile.py --items 100000 --users 1000000 --events 10000000 \
-        [--endpoints "recommendations (trained user),/similar"] [--seconds 12]
+        [--endpoints "recommendations (trained user),/similar"] [--seconds 12] [--world COPY] [--env K=V,...]
+
+`--world DIR` serves a built world from any folder (a private copy: serving writes feed snapshots into its
+store); `--env` adds KEPU_* settings to the server (e.g. KEPU_COMPUTE_THREADS=0).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.http_scale import endpoint_paths, lua_script  # noqa: E402
-from bench.scale_world import DEFAULT_CACHE, build_world, served_env  # noqa: E402
+from bench.scale_world import DEFAULT_CACHE, build_world, served_env, world_at  # noqa: E402
 from bench.serve_support import loadavg, server, warm  # noqa: E402
 
 PY_SPY = Path(sys.executable).parent / "py-spy"
@@ -58,13 +61,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoints", default="recommendations (trained user),recommendations (audience + session)")
     parser.add_argument("--seconds", type=int, default=12)
     parser.add_argument("--worker-healthcheck", type=int, default=120, help="uvicorn worker ping timeout, s")
+    parser.add_argument("--world", type=Path, default=None, help="serve the built world in this folder")
+    parser.add_argument("--env", default="", help="extra server settings, KEY=VALUE,...")
     args = parser.parse_args(argv)
-    world = build_world(args.data_dir, args.items, args.users, args.events, args.cache)
+    if args.world is not None:
+        world = world_at(args.world)
+        args.items, args.users = world.n_items, world.n_users
+    else:
+        world = build_world(args.data_dir, args.items, args.users, args.events, args.cache)
     endpoints = endpoint_paths(world)
-    log = args.cache / f"profile-{args.items}.log"
+    log = world.var_dir / f"profile-{args.items}.log"
+    env = served_env(world, **dict(kv.split("=", 1) for kv in args.env.split(",") if kv))
     with (
         tempfile.TemporaryDirectory() as tmp,
-        server(served_env(world), 1, log, healthcheck_timeout=args.worker_healthcheck) as running,
+        server(env, 1, log, healthcheck_timeout=args.worker_healthcheck) as running,
     ):
         print(f"profile: {args.items:,} items, {args.users:,} users, 1 worker; ready in {running.ready_seconds:.0f} s")
         for name in args.endpoints.split(","):

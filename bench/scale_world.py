@@ -16,6 +16,7 @@ Built once per (items, users, events) and cached (default `/work/cache/replicas`
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -150,6 +151,20 @@ def _bulk_events(store: Store, events: ScaleEvents) -> None:
         ]
         with store.engine.begin() as connection:
             connection.execute(insert(EventRow), rows)
+
+
+def world_at(var_dir: Path) -> World:
+    """A built world in any folder (e.g. a private copy of a cached one, so serving it writes only there)."""
+    done = var_dir / DONE
+    if not done.is_file():
+        raise SystemExit(f"{var_dir}: not a built world (no {DONE})")
+    meta = json.loads(done.read_text(encoding="utf-8"))
+    named = f"{meta.get('key', '')} {var_dir} {var_dir.resolve()}"
+    m = re.search(r"items(\d+)-users(\d+)-events(\d+)", named)
+    if m is None:
+        raise SystemExit(f"{var_dir}: sizes unknown: name it items<N>-users<N>-events<N> or add 'key' to {DONE}")
+    n_items, n_users, n_events = (int(g) for g in m.groups())
+    return World(var_dir, n_items, n_users, n_events, meta["build_seconds"], meta.get("stack", World.stack))
 
 
 def build_world(

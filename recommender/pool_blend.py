@@ -119,6 +119,18 @@ def _first_allowed(order: np.ndarray, mask: np.ndarray, count: int, *, from_end:
     return np.concatenate(found)[:count] if found else np.zeros(0, dtype=np.int64)
 
 
+def _sorted_unique(rows: np.ndarray) -> np.ndarray:
+    """`np.unique(rows)` for integer rows: sort, then drop repeats (numpy 2's hash-based `unique` took
+    ~0.4 ms for a few thousand pool rows, 10× this)."""
+    ordered = np.sort(rows)
+    if ordered.size < 2:
+        return ordered
+    keep = np.empty(ordered.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
 _NOTHING = (_Scale(0.0, 0.0, False), np.zeros(0, dtype=np.int64), -np.inf)
 
 
@@ -248,7 +260,7 @@ def pool_top(
             age = max(0.0, now_ts - float(published[fresh[size]])) / 86_400.0
             fresh_max = 1.0 + freshness_weight * 0.5 ** (age / half_life_days)
         scorer = BlendScorer(sources, weights, scales, published, now_ts, half_life_days, freshness_weight, boosts)
-        pool = np.unique(np.concatenate(tops))
+        pool = _sorted_unique(np.concatenate(tops))
         if pool.size >= depth:
             scores = scorer.scores_at(pool)
             best = np.lexsort((pool, -scores))[:depth]

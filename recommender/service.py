@@ -58,8 +58,10 @@ from recommender.cursor import (
 )
 from recommender.forgetting import Forgetting
 from recommender.lexical import BM25Index
+from recommender.model_product import CompactProduct
 from recommender.neighbours import NeighbourCache
 from recommender.pool_blend import PoolTop, Source, StaticSum, pool_top, static_sum
+from recommender.profile_scores import ProfileScores, ProfileScoresCache
 from recommender.profile_vectors import ProfileVectors
 from recommender.reason_parts import ReasonParts, reason_parts
 from recommender.registry import Bundle
@@ -221,6 +223,7 @@ class _State:
     read: set[str]
     negative: set[str]
     recent: list[tuple[str, datetime]]
+    profile_scores: ProfileScores | None = None  # the model scores when they depend only on the profile
 
 
 @dataclass(frozen=True)
@@ -294,6 +297,8 @@ class RecommendationService:
         self._static_sums: OrderedDict[tuple[Any, ...], StaticSum] = OrderedDict()  # see _static_sum
         self._static_view: CatalogView | None = None
         self._profile_vectors = ProfileVectors()  # sessions and new users: one vector per profile and bundle
+        self._profile_scores = ProfileScoresCache()  # ... and their scores over the catalog, per item matrix
+        self._compact = CompactProduct()  # large catalogs: the product over the columns that can contribute
 
     def _default_snapshots(self) -> SnapshotCache:
         cfg = self.settings
@@ -624,17 +629,20 @@ class RecommendationService:
                 self._view_arrays = {("view",): view}
         return found
 
-    def _user_vector(self, state: _State) -> np.ndarray | None:
-        """The ranker's vector for this requester: their trained row and/or live history (events after
-        training count at once for history-based rankers); else one built from their profile (audience,
-        age band, town, interests, channel); None when the ranker cannot score them."""
-        bundle, who = state.bundle, state.who
-        if bundle is None:
-            return None
+    def _model_signal(self, state: _State, bundle: Bundle) -> np.ndarray:
+        """The ranker's scores over the catalog for this requester: from their trained row and/or live
+        history (events after training count at once for history-based rankers); else from a vector built
+        from their profile (audience, age band, town, interests, channel), whose scores are computed once
+        per profile and item matrix and kept in `state.profile_scores` (`recommender.profile_scores`);
+        NaN everywhere when the ranker cannot score them."""
+        who = state.who
         history = [(e.item_id, str(getattr(e.type, "value", e.type))) for e in who.history]
         vector = bundle.user_vector(who.model_key, history)
-        if vector is not None:
-            return vector
+        large = state.view.size >= self.settings.pool_blend_min_items  # small catalogs: the plain product
+        if vector is not None and state.item_matrix is not None and large:
+            return self._compact.scores(state.item_matrix, vector)  # recommender.model_product
+        if vector is not None or state.item_matrix is None:
+            return model_scores(state.item_matrix, vector)
         u = who.user
         profile = (
             tuple(who.audiences),
@@ -643,7 +651,11 @@ class RecommendationService:
             tuple(u.interests) if u else (),
             state.request.channel,
         )
-        return self._profile_vectors.get(bundle, profile)
+        vector = self._profile_vectors.get(bundle, profile)
+        if vector is None:
+            return model_scores(state.item_matrix, None)
+        state.profile_scores = self._profile_scores.get(state.item_matrix, profile, vector)
+        return state.profile_scores.scores
 
     def _signals(self, state: _State) -> tuple[dict[str, np.ndarray], ContentCandidates, BlendWeights]:
         """Every candidate source scored over the whole catalog, and the blend weights for this requester
@@ -652,7 +664,7 @@ class RecommendationService:
         signals: dict[str, np.ndarray] = {}
         popularity = np.zeros(view.size, dtype=np.float32)
         if bundle is not None:
-            signals["model"] = model_scores(state.item_matrix, self._user_vector(state))
+            signals["model"] = self._model_signal(state, bundle)
             popularity = self._per_view(
                 view,
                 ("popularity", bundle.version, who.audience),
@@ -821,8 +833,15 @@ class RecommendationService:
             "local": (who.user.town if who.user else "",),
         }
         sources, static_key = {}, []
+        if state.profile_scores is not None and "model" in signals:  # the profile's scores: sorted once
+            static["model"] = (version, "profile", state.profile_scores.profile)
         for name, values in signals.items():
-            if name in static:
+            if name == "model" and "model" in static:
+                key = ("order", name, *static[name])
+                order = state.profile_scores.order()  # type: ignore[union-attr]
+                sources[name] = Source(values, order if order.size == values.size else None)
+                static_key.append(key)
+            elif name in static:
                 key = ("order", name, *static[name])
                 order = self._per_view(view, key, lambda v=values: _descending(v))
                 sources[name] = Source(values, order if order.size == values.size else None)

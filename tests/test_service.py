@@ -240,9 +240,7 @@ def test_search_ranks_an_exact_keyword_match_first(world: tuple) -> None:
     for item in live:
         for term in set(tokenize(item.text)):
             counts[term] = counts.get(term, 0) + 1
-    target, term = next(
-        (it, t) for it in live for t in tokenize(it.title) if len(t) >= 3 and counts.get(t) == 1
-    )
+    target, term = next((it, t) for it in live for t in tokenize(it.title) if len(t) >= 3 and counts.get(t) == 1)
     assert service.search(term, k=5, now=now)[0].id == target.id
 
 
@@ -280,3 +278,48 @@ def test_pool_blend_serves_the_full_pass_feed(world: tuple, monkeypatch: pytest.
         for rule in rules:
             store.delete_rule(rule.id, actor="t")
     assert sum(top is not None for top in proven) >= len(proven) // 2 > 0  # the pool path really served
+
+
+def test_shared_profile_scores_never_outlive_an_activation_or_a_catalog_change(world: tuple) -> None:
+    """Visitors scored by profile share one product per item matrix (recommender.profile_scores): after an
+    activation or an item write the next request gets the list a service without that cache gives."""
+    from recommender.service import ServiceSettings
+
+    store, service, index, now, _ = world
+    settings = ServiceSettings(snapshot_depth=20, pool_per_source=20, pool_blend_min_items=0)
+
+    def fresh_cards(request: RecommendationRequest) -> list[tuple]:
+        plain = RecommendationService(store, pooled.bundle, service.encoder, index, settings=settings)
+        return [(c.id, c.score) for c in plain.recommend(request).items]
+
+    pooled = RecommendationService(store, service.bundle, service.encoder, index, settings=settings)
+    request = RecommendationRequest(audience="youth", session_id="profile-1", k=10, now=now)
+    pooled.recommend(request)
+    matrix = pooled._cat.matrix
+    assert pooled._profile_scores._matrix is matrix and len(pooled._profile_scores) == 1
+    pooled.swap_bundle(service.bundle)  # an activation: a new item matrix
+    request = request.model_copy(update={"session_id": "profile-2"})
+    assert [(c.id, c.score) for c in pooled.recommend(request).items] == fresh_cards(request)
+    assert pooled._profile_scores._matrix is pooled._cat.matrix is not matrix
+    anchor = next(it for it in demo_items() if "aerospace" in it.topics)
+    new = Item(
+        id="profile-new-item",
+        title=anchor.title + "（青少年版）",
+        summary=anchor.summary,
+        topics=anchor.topics,
+        format="article",
+        audiences=["youth"],
+        published_at=now - timedelta(hours=1),
+    )
+    store.upsert_items([new])
+    index.add([new.id], demo_encoder().encode([new.text]))
+    try:
+        pooled.apply_item_changes([new])
+        request = request.model_copy(update={"session_id": "profile-3"})
+        served = [(c.id, c.score) for c in pooled.recommend(request).items]
+        assert served == fresh_cards(request)
+        assert pooled._profile_scores._matrix is pooled._cat.matrix
+        assert [e.scores.size for e in pooled._profile_scores._entries.values()] == [pooled._cat.view.size]
+    finally:
+        store.delete_item(new.id, actor="t")
+        index.remove([new.id])

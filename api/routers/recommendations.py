@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from api.compute_threads import pin_current_thread
 from api.deps import ClientIdsDep, MetricsDep, ProviderDep, Reader, RequestIdDep, ServiceDep, StoreDep
 from api.errors import ApiError
 from api.experiments import Assignment, assign
@@ -49,6 +50,7 @@ def recommendations(
     cursor: Annotated[str | None, Query(max_length=4096)] = None,
     explain: bool = True,
 ) -> RecommendationsOut:
+    pin_current_thread()  # this request thread's OpenMP pool (api/compute_threads.py)
     if not (user_id or session_id or audience):
         raise ApiError(422, "give user_id, session_id or audience", field="query.user_id")
     topics = list(dict.fromkeys(topic or []))
@@ -83,6 +85,7 @@ def similar(
     request_id: RequestIdDep,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> ItemListOut:
+    pin_current_thread()
     try:  # the service's catalog view follows the store's catalog version, and serves from memory in an outage
         results = service.similar(item_id, k)
     except UnknownItemError as exc:
@@ -103,6 +106,7 @@ def search(
     ] = False,
 ) -> SearchOut:
     """One search path with `kepu catalog search` (`recommender.search`): same filters, same scores."""
+    pin_current_thread()
     if not q.strip():
         raise ApiError(422, "q must not be blank", field="query.q")
     if include_hidden and (caller.role is None or caller.role < Role.EDITOR):
