@@ -15,6 +15,10 @@ Targets: recommendations ≥ 500 req/s with p99 ≤ 30 ms at half that rate; /si
 /search p50 ≤ 20 ms. The world (`bench/scale_world.py`) is built once and cached.
 
     PYTHONPATH=$PWD .venv/bin/python bench/http_scale.py --data-dir ../shared/data [--items 100000]
+    # before/after in one run: a copy of the world (--world), this checkout and a baseline checkout served
+    # side by side, wrk runs alternating baseline / this code / /healthz per round
+    PYTHONPATH=$PWD .venv/bin/python bench/http_scale.py --items 100000 --users 1000000 --events 10000000 \
+        --world /work/wt/similar-world --baseline-code /work/wt/similar-base --only /similar,/search --rounds 3
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.scale_world import DEFAULT_CACHE, World, build_world, served_env, users_sample  # noqa: E402
+from bench.scale_world import DEFAULT_CACHE, World, build_world, served_env, users_sample, world_at  # noqa: E402
 from bench.serve_support import first_requests, loadavg, server, warm  # noqa: E402
 
 AUDIENCES = ("public", "youth", "farmers", "workers", "seniors", "officials")
@@ -155,9 +159,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated endpoint names to run (default: all)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--world", type=Path, default=None, help="serve this copy of the world, not the cache")
+    parser.add_argument("--baseline-code", type=Path, default=None, help="checkout to compare against (same run)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds with --baseline-code")
     args = parser.parse_args(argv)
-    world = build_world(args.data_dir, args.items, args.users, args.events, args.cache)
+    if args.world is not None:
+        world = world_at(args.world, args.items, args.users, args.events)
+    else:
+        world = build_world(args.data_dir, args.items, args.users, args.events, args.cache)
     endpoints = endpoint_paths(world)
+    if args.baseline_code is not None:
+        return compare(args, world, endpoints)
     results: list[dict] = []
     log = args.cache / f"http-scale-{args.items}.log"
     with (
@@ -199,6 +211,65 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"| {m['errors']} | {h['rps']:,.0f} | {m['rps'] / h['rps']:.3f} "
             f"| {r['half_p50']:.1f} / {r['half_p99']:.1f} @ {r['half_rate']:.1f}/s |"
         )
+    return 0
+
+
+def compare(args: argparse.Namespace, world: World, endpoints: dict[str, list[str]]) -> int:
+    """Baseline checkout and this one served at once on the same world; per endpoint and round: wrk on
+    the baseline, on this code and on this code's `/healthz`, the order alternating per round."""
+    names = [n for n in endpoints if n != "/healthz" and (not args.only or n in args.only.split(","))]
+    rows: list[tuple[str, int, str, Run]] = []
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        server(
+            served_env(world),
+            args.workers,
+            args.cache / "http-scale-base.log",
+            healthcheck_timeout=args.worker_healthcheck,
+            code=args.baseline_code,
+        ) as base,
+        server(
+            served_env(world),
+            args.workers,
+            args.cache / "http-scale-this.log",
+            healthcheck_timeout=args.worker_healthcheck,
+        ) as this,
+    ):
+        scripts = {name: lua_script(paths, Path(tmp), name) for name, paths in endpoints.items()}
+        ready = {"baseline": base.ready_seconds, "this code": this.ready_seconds}
+        for running in (base, this):
+            warm(running.base, [p for name in names for p in endpoints[name][:50]])
+        for name in names:
+            for r in range(args.rounds):
+                order = [("baseline", base), ("this code", this)]
+                for label, running in order if r % 2 == 0 else order[::-1]:
+                    rows.append(
+                        (name, r, label, wrk(running.base, scripts[name], name, args.seconds, args.connections))
+                    )
+                floor = wrk(this.base, scripts["/healthz"], "/healthz", args.seconds, args.connections)
+                rows.append((name, r, "/healthz", floor))
+    if args.json:
+        print(json.dumps({"loadavg": os.getloadavg(), "ready": ready, "rows": [(*x[:3], vars(x[3])) for x in rows]}))
+        return 0
+    print(
+        f"HTTP before/after: {args.items:,} items, {args.users:,} users, {args.workers} workers each, wrk -t1 -c"
+        f"{args.connections} {args.seconds:.0f} s per run, {args.rounds} alternating rounds; {loadavg()}"
+    )
+    print(f"baseline {args.baseline_code} ready in {ready['baseline']:.0f} s; this code in {ready['this code']:.0f} s")
+    print(
+        "| endpoint | round | baseline req/s | p50 / p99 ms | this code req/s | p50 / p99 ms | /healthz req/s | ratio |"
+    )
+    print("|" + " --- |" * 8)
+    for name in names:
+        for r in range(args.rounds):
+            got = {label: run for n, rr, label, run in rows if n == name and rr == r}
+            b, t, h = got["baseline"], got["this code"], got["/healthz"]
+            print(
+                f"| {name} | {r + 1} | {b.rps:,.1f} | {b.p50:.1f} / {b.p99:.1f} | {t.rps:,.1f} | {t.p50:.1f} / "
+                f"{t.p99:.1f} | {h.rps:,.0f} | {t.rps / max(b.rps, 1e-9):.2f}× |"
+            )
+        errors = sum(run.errors for n, _, _, run in rows if n == name)
+        print(f"| {name} | median | … | … | … | … | … | errors {errors} |") if errors else None
     return 0
 
 

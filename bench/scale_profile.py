@@ -3,7 +3,7 @@ on one endpoint while `py-spy` samples the worker, then the top frames of the re
 share, and the leaf frames by own share).
 
     PYTHONPATH=$PWD .venv/bin/python bench/scale_profile.py --items 100000 --users 1000000 --events 10000000 \
-        [--endpoints "recommendations (trained user),/similar"] [--seconds 12]
+        [--endpoints "recommendations (trained user),/similar"] [--seconds 12] [--world COPY] [--code CHECKOUT]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.http_scale import endpoint_paths, lua_script  # noqa: E402
-from bench.scale_world import DEFAULT_CACHE, build_world, served_env  # noqa: E402
+from bench.scale_world import DEFAULT_CACHE, build_world, served_env, world_at  # noqa: E402
 from bench.serve_support import loadavg, server, warm  # noqa: E402
 
 PY_SPY = Path(sys.executable).parent / "py-spy"
@@ -58,13 +58,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoints", default="recommendations (trained user),recommendations (audience + session)")
     parser.add_argument("--seconds", type=int, default=12)
     parser.add_argument("--worker-healthcheck", type=int, default=120, help="uvicorn worker ping timeout, s")
+    parser.add_argument("--world", type=Path, default=None, help="serve this copy of the world, not the cache")
+    parser.add_argument("--code", type=Path, default=None, help="serve another checkout (a baseline)")
     args = parser.parse_args(argv)
-    world = build_world(args.data_dir, args.items, args.users, args.events, args.cache)
+    if args.world is not None:
+        world = world_at(args.world, args.items, args.users, args.events)
+    else:
+        world = build_world(args.data_dir, args.items, args.users, args.events, args.cache)
     endpoints = endpoint_paths(world)
     log = args.cache / f"profile-{args.items}.log"
     with (
         tempfile.TemporaryDirectory() as tmp,
-        server(served_env(world), 1, log, healthcheck_timeout=args.worker_healthcheck) as running,
+        server(served_env(world), 1, log, healthcheck_timeout=args.worker_healthcheck, code=args.code) as running,
     ):
         print(f"profile: {args.items:,} items, {args.users:,} users, 1 worker; ready in {running.ready_seconds:.0f} s")
         for name in args.endpoints.split(","):

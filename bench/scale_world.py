@@ -311,6 +311,14 @@ def _trained_user_ids(world: World) -> SortedIds | None:
     return SortedIds.load(models[-1].parent, "user_ids") if models else None
 
 
+def world_at(folder: Path, n_items: int, n_users: int, n_events: int) -> World:
+    """A built world served from another folder: a copy (`cp -a`) that benchmarks may write into, unlike the
+    cache. Its store must point at its own index and model folders (after copying, re-point
+    `vector_index_versions.path` and `model_versions.path`)."""
+    meta = json.loads((folder / DONE).read_text(encoding="utf-8"))
+    return World(folder, n_items, n_users, n_events, meta["build_seconds"], meta.get("stack", World.stack))
+
+
 def served_env(world: World, **extra: str) -> dict[str, str]:
     """KEPU_* for a benchmark server over `world`: public reads without rate limits, single-threaded BLAS."""
     return {

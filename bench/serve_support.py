@@ -49,21 +49,23 @@ def server(
     log: Path | None = None,
     ready_timeout: float = 600,
     healthcheck_timeout: int | None = None,
+    code: Path | None = None,
 ) -> Iterator[Server]:
     """A uvicorn server over `env` with `workers` processes; stopped (SIGINT, then kill) afterwards.
 
     `healthcheck_timeout`: uvicorn's `--timeout-worker-healthcheck` (default 5 s, as `kepu serve`): the
     supervisor kills a worker that has not answered its ping for that long, which a 100k-item worker
-    building its catalog state on a loaded machine can miss."""
+    building its catalog state on a loaded machine can miss. `code`: serve another checkout (a baseline)."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--workers", str(workers), "--log-level", "info", "--no-access-log"]
     if healthcheck_timeout is not None:
         command += ["--timeout-worker-healthcheck", str(healthcheck_timeout)]
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    checkout = (code or ROOT).resolve()
+    full_env = {**os.environ, "PYTHONPATH": str(checkout), **env}
     out = log.open("w") if log else subprocess.DEVNULL
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, cwd=checkout, env=full_env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + ready_timeout

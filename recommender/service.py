@@ -981,6 +981,12 @@ class RecommendationService:
         )
         return list(zip(ids[0], scores[0], strict=True)) if ids else []
 
+    def _listed_neighbours(self, item_id: str, k: int) -> list[tuple[str, float]] | None:
+        """The item's k nearest items from the index's precomputed lists (exact), None without them."""
+        lookup = getattr(self.index, "neighbours", None)
+        found = lookup(item_id, k) if callable(lookup) else None
+        return list(zip(*found, strict=True)) if found is not None else None
+
     def similar(self, item_id: str, k: int = 10, now: datetime | None = None) -> list[RecommendedItem]:
         """Content neighbours of one item (active, verified ones) kept on its topic (`recommender.similar`)."""
         view, matrix, _ = self._catalog()
@@ -991,8 +997,11 @@ class RecommendationService:
             view, self.settings.require_verified
         )
         params = self.settings.similar
-        vec = self._query_vectors(view, [row])  # the index's stored vector: no encoding per request
-        hits = [(view.ids.get(hit_id), score) for hit_id, score in self._hits(vec, params.pool, [item_id])]
+        listed = self._listed_neighbours(item_id, params.pool)
+        if listed is None:
+            vec = self._query_vectors(view, [row])  # the index's stored vector: no encoding per request
+            listed = self._hits(vec, params.pool, [item_id])
+        hits = [(view.ids.get(hit_id), score) for hit_id, score in listed]
         ranked = rerank_similar(view, row, hits, ok, k, params, matrix)
         return [self._card(view.items[r], score, "相似内容") for r, score in ranked]
 
