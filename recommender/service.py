@@ -993,16 +993,22 @@ class RecommendationService:
         row = view.ids.get(item_id)
         if row < 0:
             raise UnknownItemError(f"item_id: unknown item {item_id!r}")
-        ok = filters.active(view, (now or datetime.now(UTC)).astimezone(UTC)) & filters.verified(
-            view, self.settings.require_verified
-        )
         params = self.settings.similar
         listed = self._listed_neighbours(item_id, params.pool)
         if listed is None:
             vec = self._query_vectors(view, [row])  # the index's stored vector: no encoding per request
             listed = self._hits(vec, params.pool, [item_id])
-        hits = [(view.ids.get(hit_id), score) for hit_id, score in listed]
-        ranked = rerank_similar(view, row, hits, ok, k, params, matrix)
+        rows = view.ids.convert_to_internal([hit_id for hit_id, _ in listed], strict=False)
+        found = rows >= 0
+        # filters on the pool's rows only (not a mask over the whole catalog per request)
+        ts = (now or datetime.now(UTC)).astimezone(UTC).timestamp()
+        picked = rows[found]
+        ok = (view.published[picked] <= ts) & (view.expires[picked] > ts)
+        if self.settings.require_verified:
+            ok &= view.verified[picked]
+        scores = [score for (_, score), hit in zip(listed, found.tolist(), strict=True) if hit]
+        hits = [(r, s) for r, s, keep in zip(picked.tolist(), scores, ok.tolist(), strict=True) if keep]
+        ranked = rerank_similar(view, row, hits, None, k, params, matrix)
         return [self._card(view.items[r], score, "相似内容") for r, score in ranked]
 
     def search(
