@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
+import uuid
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -107,6 +109,7 @@ class VectorIndex:
         self.rebuilds = 0  # completed rebuilds (switches and compactions), for tests and benchmarks
         self._neighbours: NeighbourTable | None = None  # every item's nearest items (see the module doc)
         self._neighbour_builder: threading.Thread | None = None
+        self._loaded_from: tuple[Path, int, int] | None = None  # (folder, next_int, size) when loaded
 
     # ------------------------------------------------------------------ representation
     @property
@@ -417,10 +420,30 @@ class VectorIndex:
                 if added.size:
                     table.insert(added, *self._live_matrix())
                 self._neighbours = table
+                self._keep_with_saved_index(table)
         except Exception:  # the index keeps answering by search
             logger.exception("building the neighbour lists failed")
         finally:
             self._neighbour_builder = None
+
+    def _keep_with_saved_index(self, table: NeighbourTable) -> None:
+        """Write lists built after loading next to the saved index they describe (unchanged since it was
+        loaded), so the other workers and the next start map them instead of building their own. Caller
+        holds the write lock; the files appear atomically (written aside, then renamed)."""
+        if self._loaded_from is None:
+            return
+        folder, next_int, size = self._loaded_from
+        if self._next_int != next_int or len(self) != size or not folder.is_dir():
+            return  # changed since loading: the lists no longer describe the saved vectors
+        try:
+            staging = folder / f".neighbours-{uuid.uuid4().hex}"
+            staging.mkdir()
+            table.save(staging, self._next_int)
+            for name in (KEYS_FILE, SCORES_FILE):
+                os.replace(staging / name, folder / name)
+            staging.rmdir()
+        except OSError:  # read-only or full disk: serving is unaffected, the next start builds again
+            logger.warning("could not keep the neighbour lists with %s", folder, exc_info=True)
 
     def wait_for_neighbours(self, timeout: float | None = None) -> bool:
         """Block until no neighbour build runs; False on timeout."""
@@ -500,12 +523,12 @@ class VectorIndex:
                 f"{index_path}: holds {index._index.ntotal} vectors of dim {index._index.d}, "
                 f"but {manifest_path} lists {live_and_dead} of dim {index.dim}"
             )
-        if manifest.get("neighbours"):
-            table = NeighbourTable.load(source)
-            if table is None or table.keys.shape[0] != index._next_int:
-                logger.warning("%s: neighbour lists missing or of another size; searching instead", source)
-            else:
-                index._neighbours = table
+        table = NeighbourTable.load(source)  # saved with the index, or kept next to it by a server later
+        if table is not None and table.keys.shape[0] == index._next_int:
+            index._neighbours = table
+        elif table is not None or manifest.get("neighbours"):
+            logger.warning("%s: neighbour lists missing or of another size; searching instead", source)
+        index._loaded_from = (source, index._next_int, len(index))
         return index
 
     def __repr__(self) -> str:

@@ -87,3 +87,25 @@ def test_similar_from_lists_equals_search_and_never_serves_removed_or_hidden_ite
     store.delete_item("new-1", actor="test")
     service.apply_item_changes()
     assert "new-1" not in [c.id for c in service.similar("seed-1", k=40)]
+
+
+def test_lists_built_after_loading_are_kept_with_the_saved_index_for_the_next_start(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    index = VectorIndex(8)
+    index.add([f"i{n}" for n in range(120)], _unit(rng.normal(size=(120, 8))))
+    index.save(tmp_path)
+    loaded = VectorIndex.load(tmp_path)
+    assert not loaded.has_neighbours
+    loaded.build_neighbours_behind(width=16)
+    assert loaded.wait_for_neighbours(timeout=30) and loaded.has_neighbours
+    again = VectorIndex.load(tmp_path)  # maps what the first one kept
+    assert again.has_neighbours and again.neighbours("i7", 5) == loaded.neighbours("i7", 5)
+
+    changed = VectorIndex(8)
+    changed.add([f"i{n}" for n in range(120)], _unit(rng.normal(size=(120, 8))))
+    changed.save(tmp_path / "other")
+    changed = VectorIndex.load(tmp_path / "other")
+    changed.remove(["i0"])
+    changed.build_neighbours_behind(width=8)  # changed since loading: never written over the saved lists
+    assert changed.wait_for_neighbours(timeout=30)
+    assert changed.has_neighbours and not VectorIndex.load(tmp_path / "other").has_neighbours
