@@ -106,12 +106,13 @@ class NeighbourTable:
         row and insert it into every other row whose last score it beats. `live`: mask of `all_keys` that
         may be neighbours (False for HNSW tombstones)."""
         width = self.width
-        position = {int(key): p for p, key in enumerate(all_keys.tolist())}
+        is_new = np.isin(all_keys, new_keys)
+        found = np.flatnonzero(is_new)
+        position = dict(zip(all_keys[found].tolist(), found.tolist(), strict=True))
         new_positions = np.array([position[int(key)] for key in new_keys], dtype=np.int64)
         sims = all_vectors @ all_vectors[new_positions].T  # (n, m)
-        is_new = np.zeros(all_keys.size, dtype=bool)
-        is_new[new_positions] = True
         old = np.flatnonzero(live & ~is_new)
+        last = self._last_scores(all_keys[old])
         for j, key in enumerate(new_keys.tolist()):
             column = np.where(live, sims[:, j], -np.inf)
             column[new_positions[j]] = -np.inf
@@ -123,9 +124,11 @@ class NeighbourTable:
             row_keys[:take], row_scores[:take] = all_keys[best], column[best]
             self._set_row(int(key), row_keys, row_scores)
             # rows of the other items: insert this key where it beats the last kept score
-            last = self._last_scores(all_keys[old])
-            for p in old[sims[old, j] > last].tolist():
+            beaten = np.flatnonzero(sims[old, j] > last)
+            for p in old[beaten].tolist():
                 self._insert_into(int(all_keys[p]), int(key), float(sims[p, j]))
+            if beaten.size and j + 1 < len(new_keys):  # the next new key compares with the updated rows
+                last[beaten] = self._last_scores(all_keys[old[beaten]])
 
     def _set_row(self, key: int, keys: np.ndarray, scores: np.ndarray) -> None:
         if key < self.keys.shape[0]:
@@ -171,6 +174,6 @@ class NeighbourTable:
         """The saved table memory-mapped copy-on-write, or None when the folder has none."""
         if not (folder / KEYS_FILE).is_file() or not (folder / SCORES_FILE).is_file():
             return None
-        keys = np.load(folder / KEYS_FILE, mmap_mode="c")
-        scores = np.load(folder / SCORES_FILE, mmap_mode="c")
+        keys = np.load(folder / KEYS_FILE, mmap_mode="c").view(np.ndarray)  # plain views: no memmap overhead
+        scores = np.load(folder / SCORES_FILE, mmap_mode="c").view(np.ndarray)
         return cls(keys, scores)
