@@ -88,7 +88,8 @@ class CachedSearch:
 
     def _listed(self, k: int, excluded: set[str]) -> tuple[list[list[str]], np.ndarray] | None:
         """The answer from the index's precomputed neighbour lists (exact, and kept current through catalog
-        changes, so it survives a new catalog view), or None when any read is not answerable from them."""
+        changes, so it survives a new catalog view), or None when any read is not answerable from them. A read
+        is never its own neighbour here (the service excludes reads from content candidates anyway)."""
         lookup = getattr(self.cache.index, "neighbours", None)
         if not callable(lookup) or not getattr(self.cache.index, "has_neighbours", False):
             return None
