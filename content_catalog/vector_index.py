@@ -414,36 +414,21 @@ class VectorIndex:
                 keys, vectors, live = self._live_matrix()
                 keys, vectors = keys[live].copy(), vectors[live].copy()
                 first_new = self._next_int
+                saved = self._loaded_from
+                if saved is not None and (saved[1], saved[2]) != (self._next_int, len(self)):
+                    saved = None  # changed since loading: these lists would not describe the saved vectors
             table = NeighbourTable.build(keys, vectors, width)
+            if saved is not None:  # before anyone can change the table: it describes the saved index exactly
+                _keep_next_to(saved[0], table, saved[1])
             with self._lock.writing():
                 added = np.array([key for key in self._id_of if key >= first_new], dtype=np.int64)
                 if added.size:
                     table.insert(added, *self._live_matrix())
                 self._neighbours = table
-                self._keep_with_saved_index(table)
         except Exception:  # the index keeps answering by search
             logger.exception("building the neighbour lists failed")
         finally:
             self._neighbour_builder = None
-
-    def _keep_with_saved_index(self, table: NeighbourTable) -> None:
-        """Write lists built after loading next to the saved index they describe (unchanged since it was
-        loaded), so the other workers and the next start map them instead of building their own. Caller
-        holds the write lock; the files appear atomically (written aside, then renamed)."""
-        if self._loaded_from is None:
-            return
-        folder, next_int, size = self._loaded_from
-        if self._next_int != next_int or len(self) != size or not folder.is_dir():
-            return  # changed since loading: the lists no longer describe the saved vectors
-        try:
-            staging = folder / f".neighbours-{uuid.uuid4().hex}"
-            staging.mkdir()
-            table.save(staging, self._next_int)
-            for name in (KEYS_FILE, SCORES_FILE):
-                os.replace(staging / name, folder / name)
-            staging.rmdir()
-        except OSError:  # read-only or full disk: serving is unaffected, the next start builds again
-            logger.warning("could not keep the neighbour lists with %s", folder, exc_info=True)
 
     def wait_for_neighbours(self, timeout: float | None = None) -> bool:
         """Block until no neighbour build runs; False on timeout."""
@@ -534,6 +519,21 @@ class VectorIndex:
     def __repr__(self) -> str:
         kind = "hnsw" if self._hnsw else "flat"
         return f"VectorIndex(dim={self.dim}, metric={self.metric!r}, size={len(self)}, kind={kind!r})"
+
+
+def _keep_next_to(folder: Path, table: NeighbourTable, size: int) -> None:
+    """Write lists built after loading next to the saved index they describe, so the other workers and the
+    next start map them instead of building their own; the files appear atomically (written aside, then
+    renamed), and a failure only costs the next start a build."""
+    try:
+        staging = folder / f".neighbours-{uuid.uuid4().hex}"
+        staging.mkdir()
+        table.save(staging, size)
+        for name in (KEYS_FILE, SCORES_FILE):
+            os.replace(staging / name, folder / name)
+        staging.rmdir()
+    except OSError:
+        logger.warning("could not keep the neighbour lists with %s", folder, exc_info=True)
 
 
 def _check_ids(ids: Sequence[str]) -> list[str]:
