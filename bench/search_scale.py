@@ -24,7 +24,6 @@ import pickle
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -159,8 +158,6 @@ def main(argv: list[str] | None = None) -> int:
         for q in queries:  # baseline and contender alternately
             rows["faiss search, precomputed vector (baseline)"].append(timed(index.search, probe, 200))
             rows.setdefault("CatalogSearch.search, repeated query", []).append(timed(search.search, q))
-            whole = whole_catalog_pass(search)  # the same search fused/filtered/ranked over every row (before)
-            rows.setdefault("  same, whole-catalog fusion pass (before)", []).append(timed(whole, q))
             rows.setdefault("  part: query encode (cached)", []).append(timed(encoder.encode, [q]))
             rows.setdefault("  part: BM25 scores", []).append(timed(search.lexical.scores, q))
     rows["CatalogSearch.search, new query"] = first
@@ -181,20 +178,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps({"items": len(items), "timings_s": timings, "rows": out, "load": load[0]}))
     return 0
-
-
-def whole_catalog_pass(search: CatalogSearch) -> Callable[[str], object]:
-    """`search.search` with fusion, filters and ranking over every catalog row (the code before they ran
-    on the scored rows only; same result, `tests/test_search.py`)."""
-
-    def run(query: str) -> object:
-        search._search_scored_rows = lambda *args: None  # type: ignore[method-assign]
-        try:
-            return search.search(query)
-        finally:
-            del search._search_scored_rows
-
-    return run
 
 
 if __name__ == "__main__":

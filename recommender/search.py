@@ -111,7 +111,6 @@ class CatalogSearch:
         )
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
-        self._static_masks: dict[tuple[object, ...], np.ndarray] = {}
 
     def query_vector(self, query: str) -> np.ndarray:
         """(1, dim) float32 encoder vector of the query, cached per text: a repeated query costs no encode."""
@@ -168,10 +167,6 @@ class CatalogSearch:
         if wanted.audience is not None:
             check_audience(wanted.audience, "audience")
         lexical, dense = self.signals(query)
-        if self.params.min_score > 0:
-            found = self._search_scored_rows(lexical, dense, k, wanted)
-            if found is not None:
-                return found
         fused = self.fuse(lexical, dense)
         good = fused >= self.params.min_score
         allowed = self.allowed(wanted)
@@ -180,51 +175,6 @@ class CatalogSearch:
         mask = allowed & (fused >= self.params.item_ratio * float(fused[allowed].max()))
         rows = ranked_rows(fused, mask, k)
         hits = [SearchHit(self.view.items[r], float(fused[r]), float(lexical[r]), float(dense[r])) for r in rows]
-        return SearchResult(hits)
-
-    def _static_allowed(self, wanted: SearchFilters) -> np.ndarray:
-        """The filters that do not depend on the clock (verified, audience), per filter set and view."""
-        key = (wanted.require_verified, wanted.audience, wanted.audience_min_score)
-        found = self._static_masks.get(key)
-        if found is None:
-            view = self.view
-            found = filters.verified(view, wanted.require_verified)
-            if wanted.audience is not None:
-                found &= filters.audience(view, [wanted.audience], wanted.audience_min_score)
-            if len(self._static_masks) >= 64:  # audiences × verified: a handful in practice
-                self._static_masks.clear()
-            self._static_masks[key] = found
-        return found
-
-    def _search_scored_rows(
-        self, lexical: np.ndarray, dense: np.ndarray, k: int, wanted: SearchFilters
-    ) -> SearchResult | None:
-        """`search` worked out on the rows with a signal only (a keyword match or a dense-pool hit; every
-        other row scores 0, below `min_score`), not over the whole catalog: the same result, or None when
-        the answer needs the zero-score rows too (fewer than k positive hits and `item_ratio` 0)."""
-        rows = np.flatnonzero((lexical > 0) | (dense > 0))
-        fused = self.fuse(lexical[rows], dense[rows])
-        good = fused >= self.params.min_score
-        if wanted.include_hidden:
-            allowed = np.ones(rows.size, dtype=bool)
-        else:
-            ts = (wanted.now or datetime.now(UTC)).astimezone(UTC).timestamp()
-            allowed = self._static_allowed(wanted)[rows]
-            allowed &= (self.view.published[rows] <= ts) & (self.view.expires[rows] > ts)  # filters.active
-        if wanted.include_hidden and wanted.audience is not None:
-            allowed &= filters.audience(self.view, [wanted.audience], wanted.audience_min_score)[rows]
-        if not (allowed & good).any():
-            return SearchResult([], FILTERED_HINT if good.any() else NO_ANSWER_HINT)
-        mask = allowed & (fused >= self.params.item_ratio * float(fused[allowed].max()))
-        if self.params.item_ratio == 0:
-            mask &= fused > 0
-            if int(mask.sum()) < k:
-                return None  # zero-score rows would fill the list: the full path orders them
-        order = ranked_rows(fused, mask, k)
-        hits = [
-            SearchHit(self.view.items[rows[r]], float(fused[r]), float(lexical[rows[r]]), float(dense[rows[r]]))
-            for r in order
-        ]
         return SearchResult(hits)
 
 

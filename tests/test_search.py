@@ -145,19 +145,3 @@ def test_a_prebuilt_lexical_index_must_cover_the_view(demo: CatalogSearch) -> No
     smaller = make_search(load_demo_items()[:5])
     with pytest.raises(ValueError, match="lexical index covers 5 documents"):
         CatalogSearch(demo.view, demo.encoder, demo.index, lexical=smaller.lexical)
-
-
-def test_search_on_the_scored_rows_equals_the_whole_catalog_pass(
-    demo: CatalogSearch, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`search` works on the rows with a signal only; forcing the whole-catalog pass gives the same result."""
-    queries = ["水稻病虫害", "高血压", "周杰伦演唱会门票", "台风", "疫苗接种", "儿童近视", "AI", "防诈骗"]
-    wanted = [
-        SearchFilters(now=NOW),
-        SearchFilters(now=NOW, audience="youth"),
-        SearchFilters(now=NOW, audience="seniors", include_hidden=True),
-    ]
-    ratio = CatalogSearch(demo.view, demo.encoder, demo.index, SearchParams(item_ratio=0.6))
-    fast = [s.search(q, k, w) for s in (demo, ratio) for q in queries for k in (3, 10, 40) for w in wanted]
-    monkeypatch.setattr(CatalogSearch, "_search_scored_rows", lambda *args: None)
-    assert fast == [s.search(q, k, w) for s in (demo, ratio) for q in queries for k in (3, 10, 40) for w in wanted]
