@@ -21,6 +21,9 @@ from recommender.service import RecommendationService, ServiceSettings
 
 NEIGHBOUR_LISTS_FROM = 2_000
 """Catalog size from which the server precomputes neighbour lists (below it an exact search costs µs)."""
+NEIGHBOUR_LISTS_UP_TO = 300_000
+"""...and up to which: the exact batch pass grows with the square of the catalog (~1 min of one core at 100k,
+~10 min at 300k; 1M would be ~2 h and 1 GB per worker), so larger catalogs search their HNSW index instead."""
 
 
 def service_settings(settings: ApiSettings) -> ServiceSettings:
@@ -42,6 +45,7 @@ def build_service(store: Store, bundle: Bundle | None, settings: ApiSettings) ->
         catalog = open_catalog_index(store, settings)  # items written since it was saved: encoded on warm-up
         encoder, index = catalog.encoder, catalog.index
         index.background_rebuilds = True  # exact -> HNSW and compactions never run inside a request
-        if index.metric == "ip" and not index.has_neighbours and len(index) >= NEIGHBOUR_LISTS_FROM:
+        wanted = NEIGHBOUR_LISTS_FROM <= len(index) <= NEIGHBOUR_LISTS_UP_TO
+        if index.metric == "ip" and wanted and not index.has_neighbours:
             index.build_neighbours_behind()
     return RecommendationService(store, bundle, encoder, index, settings=service_settings(settings))
