@@ -5,6 +5,9 @@ The text encoder and the vector index come from the catalog's saved embeddings
 brought up to date with the live catalog in memory by the service's first catalog build (only new or
 edited items are encoded; the provider saves the result in the background, never before listening).
 Items written later are encoded with it and added to the index, so they are recommendable without retraining.
+Each item's nearest items (`/similar`, content candidates) come from the index's precomputed neighbour lists:
+loaded with the index when it was saved with them, else computed on a background thread at start (the
+index answers by search until they are in; `content_catalog.item_neighbours`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,12 @@ from content_catalog.store import Store
 from content_catalog.vector_index import VectorIndex
 from recommender.registry import Bundle
 from recommender.service import RecommendationService, ServiceSettings
+
+NEIGHBOUR_LISTS_FROM = 2_000
+"""Catalog size from which the server precomputes neighbour lists (below it an exact search costs µs)."""
+NEIGHBOUR_LISTS_UP_TO = 300_000
+"""...and up to which: the exact batch pass grows with the square of the catalog (~1 min of one core at 100k,
+~10 min at 300k; 1M would be ~2 h and 1 GB per worker), so larger catalogs search their HNSW index instead."""
 
 
 def service_settings(settings: ApiSettings) -> ServiceSettings:
@@ -37,4 +46,7 @@ def build_service(store: Store, bundle: Bundle | None, settings: ApiSettings) ->
         catalog = open_catalog_index(store, settings)  # items written since it was saved: encoded on warm-up
         encoder, index = catalog.encoder, catalog.index
         index.background_rebuilds = True  # exact -> HNSW and compactions never run inside a request
+        wanted = NEIGHBOUR_LISTS_FROM <= len(index) <= NEIGHBOUR_LISTS_UP_TO
+        if index.metric == "ip" and wanted and not index.has_neighbours:
+            index.build_neighbours_behind()
     return RecommendationService(store, bundle, encoder, index, settings=service_settings(settings))

@@ -4,9 +4,11 @@ share, and the leaf frames by own share).
 
     PYTHONPATH=$PWD .venv/bin/python bench/scale_profile.py --items 100000 --users 1000000 --events 10000000 \
         [--endpoints "recommendations (trained user),/similar"] [--seconds 12] [--world COPY] [--env K=V,...]
+        [--code CHECKOUT]
 
 `--world DIR` serves a built world from any folder (a private copy: serving writes feed snapshots into its
-store); `--env` adds KEPU_* settings to the server (e.g. KEPU_COMPUTE_THREADS=0).
+store); `--env` adds KEPU_* settings to the server (e.g. KEPU_COMPUTE_THREADS=0); `--code` serves another
+checkout (a baseline).
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-healthcheck", type=int, default=120, help="uvicorn worker ping timeout, s")
     parser.add_argument("--world", type=Path, default=None, help="serve the built world in this folder")
     parser.add_argument("--env", default="", help="extra server settings, KEY=VALUE,...")
+    parser.add_argument("--code", type=Path, default=ROOT, help="serve another checkout (a baseline)")
     args = parser.parse_args(argv)
     if args.world is not None:
         world = world_at(args.world)
@@ -74,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     env = served_env(world, **dict(kv.split("=", 1) for kv in args.env.split(",") if kv))
     with (
         tempfile.TemporaryDirectory() as tmp,
-        server(env, 1, log, healthcheck_timeout=args.worker_healthcheck) as running,
+        server(env, 1, log, healthcheck_timeout=args.worker_healthcheck, code=args.code) as running,
     ):
         print(f"profile: {args.items:,} items, {args.users:,} users, 1 worker; ready in {running.ready_seconds:.0f} s")
         for name in args.endpoints.split(","):

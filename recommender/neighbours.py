@@ -7,6 +7,8 @@ so searched, by many requesters and on every visit of one requester. Here each i
 nearest neighbours are searched once (without exclusions) and cached until the catalog view changes; a
 request drops its own exclusions from the cached list, which gives exactly the index's answer as long as
 `k` neighbours remain (otherwise that read is searched again, with its exclusions, as before).
+When the index holds precomputed neighbour lists (`VectorIndex.neighbours`, kept exact through catalog
+changes) those answer first and this cache is only the fallback.
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ class CachedSearch:
 
     def search(self, vecs: np.ndarray, k: int, exclude: Collection[str] = ()) -> tuple[list[list[str]], np.ndarray]:
         cache, excluded = self.cache, set(exclude)
+        listed = self._listed(k, excluded)
+        if listed is not None:
+            return listed
         fetch = k + cache.spare
         lists = [cache._get((item_id, fetch)) for item_id in self.item_ids]
         missing = [q for q, found in enumerate(lists) if found is None]
@@ -79,4 +84,21 @@ class CachedSearch:
                 kept = list(zip(ids[0], scores[0], strict=True))
             out_ids.append([i for i, _ in kept])
             out_scores[q, : len(kept)] = [s for _, s in kept]
+        return out_ids, out_scores
+
+    def _listed(self, k: int, excluded: set[str]) -> tuple[list[list[str]], np.ndarray] | None:
+        """The answer from the index's precomputed neighbour lists (exact, and kept current through catalog
+        changes, so it survives a new catalog view), or None when any read is not answerable from them. A read
+        is never its own neighbour here (the service excludes reads from content candidates anyway)."""
+        lookup = getattr(self.cache.index, "neighbours", None)
+        if not callable(lookup) or not getattr(self.cache.index, "has_neighbours", False):
+            return None
+        out_ids: list[list[str]] = []
+        out_scores = np.full((len(self.item_ids), k), -np.inf, dtype=np.float32)
+        for q, item_id in enumerate(self.item_ids):
+            found = lookup(item_id, k, excluded)
+            if found is None:
+                return None
+            out_ids.append(found[0])
+            out_scores[q, : len(found[1])] = found[1]
         return out_ids, out_scores

@@ -1011,19 +1011,34 @@ class RecommendationService:
         )
         return list(zip(ids[0], scores[0], strict=True)) if ids else []
 
+    def _listed_neighbours(self, item_id: str, k: int) -> list[tuple[str, float]] | None:
+        """The item's k nearest items from the index's precomputed lists (exact), None without them."""
+        lookup = getattr(self.index, "neighbours", None)
+        found = lookup(item_id, k) if callable(lookup) else None
+        return list(zip(*found, strict=True)) if found is not None else None
+
     def similar(self, item_id: str, k: int = 10, now: datetime | None = None) -> list[RecommendedItem]:
         """Content neighbours of one item (active, verified ones) kept on its topic (`recommender.similar`)."""
         view, matrix, _ = self._catalog()
         row = view.ids.get(item_id)
         if row < 0:
             raise UnknownItemError(f"item_id: unknown item {item_id!r}")
-        ok = filters.active(view, (now or datetime.now(UTC)).astimezone(UTC)) & filters.verified(
-            view, self.settings.require_verified
-        )
         params = self.settings.similar
-        vec = self._query_vectors(view, [row])  # the index's stored vector: no encoding per request
-        hits = [(view.ids.get(hit_id), score) for hit_id, score in self._hits(vec, params.pool, [item_id])]
-        ranked = rerank_similar(view, row, hits, ok, k, params, matrix)
+        listed = self._listed_neighbours(item_id, params.pool)
+        if listed is None:
+            vec = self._query_vectors(view, [row])  # the index's stored vector: no encoding per request
+            listed = self._hits(vec, params.pool, [item_id])
+        rows = view.ids.convert_to_internal([hit_id for hit_id, _ in listed], strict=False)
+        found = rows >= 0
+        # filters on the pool's rows only (not a mask over the whole catalog per request)
+        ts = (now or datetime.now(UTC)).astimezone(UTC).timestamp()
+        picked = rows[found]
+        ok = (view.published[picked] <= ts) & (view.expires[picked] > ts)
+        if self.settings.require_verified:
+            ok &= view.verified[picked]
+        scores = [score for (_, score), hit in zip(listed, found.tolist(), strict=True) if hit]
+        hits = [(r, s) for r, s, keep in zip(picked.tolist(), scores, ok.tolist(), strict=True) if keep]
+        ranked = rerank_similar(view, row, hits, None, k, params, matrix)
         return [self._card(view.items[r], score, "相似内容") for r, score in ranked]
 
     def search(

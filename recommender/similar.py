@@ -32,29 +32,38 @@ class SimilarParams:
             raise ValueError(f"pool must be >= 1, got {self.pool!r}")
 
 
-def _unit(rows: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(rows, axis=-1, keepdims=True)
-    return np.divide(rows, norms, out=np.zeros_like(rows, dtype=np.float32), where=norms > 0)
+def _cosines(rows: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+    """Cosine of each row with `anchor` (0 where either is all zeros)."""
+    norms = np.sqrt(np.einsum("ij,ij->i", rows, rows)) * float(np.sqrt(anchor @ anchor))
+    dots = rows @ anchor
+    return np.divide(dots, norms, out=np.zeros(rows.shape[0], dtype=np.float32), where=norms > 0)
 
 
 def rerank_similar(
     view: CatalogView,
     anchor: int,
     hits: Sequence[tuple[int, float]],
-    allowed: np.ndarray,
+    allowed: np.ndarray | None,
     k: int,
     params: SimilarParams,
     item_matrix: np.ndarray | None = None,
 ) -> list[tuple[int, float]]:
-    """(row, score) of the k best allowed neighbours of row `anchor`; `hits` are (row, text cosine) pairs."""
-    kept = [(row, cos) for row, cos in hits if row != anchor and row >= 0 and allowed[row]]
-    if not kept:
+    """(row, score) of the k best allowed neighbours of row `anchor`; `hits` are (row, text cosine) pairs.
+
+    `allowed`: boolean over the catalog, or None when the caller already dropped the filtered hits."""
+    if not hits:
         return []
-    rows = np.array([r for r, _ in kept])
-    score = np.array([c for _, c in kept], dtype=np.float32)
+    rows = np.fromiter((r for r, _ in hits), dtype=np.int64, count=len(hits))
+    score = np.fromiter((c for _, c in hits), dtype=np.float32, count=len(hits))
+    keep = (rows != anchor) & (rows >= 0)
+    if allowed is not None:
+        keep &= allowed[np.maximum(rows, 0)]
+    rows, score = rows[keep], score[keep]
+    if not rows.size:
+        return []
     score += params.topic_weight * (view.topics[rows] @ view.topics[anchor])
-    score += params.audience_weight * (_unit(view.audiences[rows]) @ _unit(view.audiences[anchor]))
+    score += params.audience_weight * _cosines(view.audiences[rows], view.audiences[anchor])
     if item_matrix is not None and params.cf_weight > 0:
-        score += params.cf_weight * (_unit(item_matrix[rows]) @ _unit(item_matrix[anchor]))
+        score += params.cf_weight * _cosines(item_matrix[rows], item_matrix[anchor])
     order = np.lexsort((rows, -score))[:k]
     return [(int(rows[i]), float(score[i])) for i in order]

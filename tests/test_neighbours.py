@@ -28,3 +28,12 @@ def test_cached_neighbours_equal_index_search_with_exclusions() -> None:
     assert cache._lists  # the lists were kept for the next request
     cache.for_view(object(), [])  # a new catalog view starts empty
     assert not cache._lists
+
+    index.build_neighbours(width=40)  # the index's precomputed lists answer first, the same way
+    for n_excluded in (5, 300):  # 300: the lists run short, the index is searched as before
+        reads = rng.choice(600, size=3, replace=False)
+        exclude = {ids[j] for j in rng.choice(600, size=n_excluded, replace=False)} | {ids[r] for r in reads}
+        want_ids, want_scores = index.search(vectors[reads], 20, exclude=exclude)
+        got_ids, got_scores = cache.for_view(view, [ids[r] for r in reads]).search(vectors[reads], 20, exclude=exclude)
+        assert got_ids == want_ids
+        np.testing.assert_allclose(got_scores, want_scores, rtol=1e-5)
