@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.scale_world import DEFAULT_CACHE, World, build_world, served_env, users_sample, world_at  # noqa: E402
+from bench.scale_world import DEFAULT_CACHE, World, chosen_world, served_env, users_sample  # noqa: E402
 from bench.serve_support import first_requests, loadavg, server, warm  # noqa: E402
 
 AUDIENCES = ("public", "youth", "farmers", "workers", "seniors", "officials")
@@ -192,11 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="passes over the endpoints (and variants)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    if args.world is not None:
-        world = world_at(args.world)
-        args.items, args.users = world.n_items, world.n_users
-    else:
-        world = build_world(args.data_dir, args.items, args.users, args.events, args.cache)
+    world = chosen_world(args)
     endpoints = endpoint_paths(world)
     results: list[dict] = []
     variants = args.server or [Variant("this", ROOT, {})]

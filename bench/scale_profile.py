@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.http_scale import endpoint_paths, lua_script  # noqa: E402
-from bench.scale_world import DEFAULT_CACHE, build_world, served_env, world_at  # noqa: E402
+from bench.scale_world import DEFAULT_CACHE, chosen_world, served_env  # noqa: E402
 from bench.serve_support import loadavg, server, warm  # noqa: E402
 
 PY_SPY = Path(sys.executable).parent / "py-spy"
@@ -67,11 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", default="", help="extra server settings, KEY=VALUE,...")
     parser.add_argument("--code", type=Path, default=ROOT, help="serve another checkout (a baseline)")
     args = parser.parse_args(argv)
-    if args.world is not None:
-        world = world_at(args.world)
-        args.items, args.users = world.n_items, world.n_users
-    else:
-        world = build_world(args.data_dir, args.items, args.users, args.events, args.cache)
+    world = chosen_world(args)
     endpoints = endpoint_paths(world)
     log = world.var_dir / f"profile-{args.items}.log"
     env = served_env(world, **dict(kv.split("=", 1) for kv in args.env.split(",") if kv))

@@ -15,6 +15,7 @@ Built once per (items, users, events) and cached (default `/work/cache/replicas`
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shutil
@@ -165,6 +166,16 @@ def world_at(var_dir: Path) -> World:
         raise SystemExit(f"{var_dir}: sizes unknown: name it items<N>-users<N>-events<N> or add 'key' to {DONE}")
     n_items, n_users, n_events = (int(g) for g in m.groups())
     return World(var_dir, n_items, n_users, n_events, meta["build_seconds"], meta.get("stack", World.stack))
+
+
+def chosen_world(args: argparse.Namespace) -> World:
+    """The world a benchmark's arguments name: `--world DIR` (a built world in any folder; `args.items` and
+    `args.users` are set from it) or the cached world of `--items/--users/--events`, built when missing."""
+    if args.world is not None:
+        world = world_at(args.world)
+        args.items, args.users = world.n_items, world.n_users
+        return world
+    return build_world(args.data_dir, args.items, args.users, args.events, args.cache)
 
 
 def build_world(
@@ -347,7 +358,6 @@ def settings_for(world: World) -> ApiSettings:
 
 def main(argv: list[str] | None = None) -> int:
     """`--adopt STORE INDEX BUNDLE`: make the world for `--items/--users/--events` from built parts."""
-    import argparse
 
     parser = argparse.ArgumentParser(description="build or adopt a cached benchmark world")
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))

@@ -7,7 +7,7 @@ next answer, new items are recommendable without retraining, cursor pages never 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -174,18 +174,25 @@ def test_bad_cursors_raise_value_errors(world: tuple) -> None:
         service.recommend(request.model_copy(update={"cursor": cursor, "audience": "seniors"}))
 
 
-def test_new_item_recommendable_without_retraining(world: tuple) -> None:
-    store, service, index, now, _ = world
-    anchor = next(it for it in demo_items() if "agri_tech" in it.topics)
+def new_version_of(topic: str, item_id: str, suffix: str, audience: str, published_at: datetime) -> tuple[Item, Item]:
+    """The first demo item on `topic` and a new article retelling it (same text plus `suffix`) for `audience`:
+    an item the trained model has never seen."""
+    anchor = next(it for it in demo_items() if topic in it.topics)
     new = Item(
-        id="new-after-training",
-        title=anchor.title + "（新版）",
+        id=item_id,
+        title=anchor.title + suffix,
         summary=anchor.summary,
         topics=anchor.topics,
         format="article",
-        audiences=["farmers"],
-        published_at=now - timedelta(hours=2),
+        audiences=[audience],
+        published_at=published_at,
     )
+    return anchor, new
+
+
+def test_new_item_recommendable_without_retraining(world: tuple) -> None:
+    store, service, index, now, _ = world
+    anchor, new = new_version_of("agri_tech", "new-after-training", "（新版）", "farmers", now - timedelta(hours=2))
     store.upsert_items([new])
     index.add([new.id], demo_encoder().encode([new.text]))
     store.add_events(
@@ -301,16 +308,7 @@ def test_shared_profile_scores_never_outlive_an_activation_or_a_catalog_change(w
     request = request.model_copy(update={"session_id": "profile-2"})
     assert [(c.id, c.score) for c in pooled.recommend(request).items] == fresh_cards(request)
     assert pooled._profile_scores._matrix is pooled._cat.matrix is not matrix
-    anchor = next(it for it in demo_items() if "aerospace" in it.topics)
-    new = Item(
-        id="profile-new-item",
-        title=anchor.title + "（青少年版）",
-        summary=anchor.summary,
-        topics=anchor.topics,
-        format="article",
-        audiences=["youth"],
-        published_at=now - timedelta(hours=1),
-    )
+    _, new = new_version_of("aerospace", "profile-new-item", "（青少年版）", "youth", now - timedelta(hours=1))
     store.upsert_items([new])
     index.add([new.id], demo_encoder().encode([new.text]))
     try:
