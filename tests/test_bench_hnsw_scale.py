@@ -46,6 +46,10 @@ def test_builds_the_served_hnsw_index_and_measures_recall(bench, tmp_path: Path)
     assert row["n"] == 30 and row["recall_mean"] == row["raw_recall_mean"] > 0.9
     assert row["vi_p50_ms"] > 0 and row["exact_p50_ms"] > 0
 
+    pooled = bench.measure(again, raw, exact, queries, ef=16, fetch=100)  # as /search asks for its dense pool
+    assert pooled["fetch"] == 100 and 0.9 < pooled["pool_recall_mean"] <= 1.0
+    assert pooled["recall_mean"] > 0.9 and pooled["vi_p50_ms"] > 0
+
 
 def test_recall_counts_the_exact_top_k_found(bench) -> None:
     assert bench.recall(np.array([3, 1, -1]), [1, 7]) == 0.5
