@@ -45,7 +45,8 @@ import numpy as np  # noqa: E402
 from api.service_provider import BundleServiceProvider  # noqa: E402
 from api.settings import ApiSettings  # noqa: E402
 from bench.catalog_data import ENCODER_DIM, ENCODER_SPEC, var_dir  # noqa: E402
-from bench.http_scale import Run, parse_wrk  # noqa: E402
+from bench.http_scale import lua_script, wrk  # noqa: E402
+from bench.serve_support import LOAD_TEST_SETTINGS  # noqa: E402
 from content_catalog.schema import Item  # noqa: E402
 from content_catalog.store import Store  # noqa: E402
 from recommender.service import RecommendationRequest, RecommendationService  # noqa: E402
@@ -229,16 +230,12 @@ def free_port() -> int:
 
 
 def server_env() -> dict[str, str]:
-    """KEPU_* of the benchmark's servers: the cached catalog's encoder, an admin key, public reads unlimited."""
+    """KEPU_* of the benchmark's servers: the cached catalog's encoder, an admin key, the load-test settings."""
     return {
         "KEPU_ENCODER": ENCODER_SPEC,
         "KEPU_ENCODER_DIM": str(ENCODER_DIM),
         "KEPU_API_KEYS": json.dumps({KEY: "admin"}),
-        "KEPU_PUBLIC_READS": "true",
-        # a load test, not abuse: with the default limit (600 anonymous reads per minute and client) wrk's
-        # /similar answers were 99 % 429s, and their rate was what this script once reported
-        "KEPU_PUBLIC_READS_PER_MINUTE": "0",
-        "KEPU_RETENTION_INTERVAL_SECONDS": "0",
+        **LOAD_TEST_SETTINGS,
     }
 
 
@@ -296,19 +293,13 @@ def wrk_similar(work: Path, ids: list[str], seconds: int) -> dict[str, Any]:
         return {"skipped": "wrk not installed"}
     process, base, _ = start_server(work, 2)
     try:
-        script = work / "similar.lua"
-        paths = ",".join(f'"/v1/items/{i}/similar?k=10"' for i in ids)
-        script.write_text(
-            f"local paths = {{{paths}}}\nlocal n = 0\n"
-            "request = function()\n  n = n + 1\n  return wrk.format(nil, paths[(n % #paths) + 1])\nend\n"
-        )
-        for path in ids[:50]:  # each worker's first requests warm nothing now, but keep the run fair
-            httpx.get(f"{base}/v1/items/{path}/similar", timeout=60)
-        runs: dict[str, Run] = {}
-        for name, extra in (("similar", ["-s", str(script)]), ("healthz", [])):
-            target = base if extra else f"{base}/healthz"
-            command = ["wrk", "-t2", "-c8", f"-d{seconds}s", "--latency", "--timeout", "10s", *extra, target]
-            runs[name] = parse_wrk(name, subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+        paths = [f"/v1/items/{i}/similar?k=10" for i in ids]
+        for path in paths[:50]:  # each worker's first requests warm nothing now, but keep the run fair
+            httpx.get(f"{base}{path}", timeout=60)
+        runs = {
+            name: wrk(base, lua_script(rotation, work, name), name, seconds, connections=8, threads=2)
+            for name, rotation in (("similar", paths), ("healthz", ["/healthz"]))
+        }
     finally:
         stop_server(process)
     for run in runs.values():

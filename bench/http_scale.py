@@ -135,8 +135,9 @@ def parse_wrk(name: str, out: str) -> Run:
     return Run(name, rps, p50, p99, errors)
 
 
-def wrk(base: str, script: Path, name: str, seconds: float, connections: int) -> Run:
-    command = ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds:.0f}s", "--latency", "--timeout", "10s"]
+def wrk(base: str, script: Path, name: str, seconds: float, connections: int, threads: int = 1) -> Run:
+    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:.0f}s"]
+    command += ["--latency", "--timeout", "10s"]
     out = subprocess.run([*command, "-s", str(script), base], capture_output=True, text=True, check=True).stdout
     return parse_wrk(name, out)
 

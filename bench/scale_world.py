@@ -30,6 +30,7 @@ from sqlalchemy import insert, update
 
 from api.settings import ApiSettings
 from bench.scale_data import EVENT_TYPES, ScaleEvents, ScaleUsers, scale_events, scale_items, scale_users
+from bench.serve_support import LOAD_TEST_SETTINGS
 from content_catalog.catalog_index import CatalogIndex, encoder_slug
 from content_catalog.encoders import load_encoder
 from content_catalog.encoders.tfidf_svd import TfidfSvdEncoder
@@ -341,9 +342,7 @@ def served_env(world: World, **extra: str) -> dict[str, str]:
     """KEPU_* for a benchmark server over `world`: public reads without rate limits, single-threaded BLAS."""
     return {
         **world.env(),
-        "KEPU_PUBLIC_READS": "true",
-        "KEPU_PUBLIC_READS_PER_MINUTE": "0",
-        "KEPU_RETENTION_INTERVAL_SECONDS": "0",
+        **LOAD_TEST_SETTINGS,
         "KEPU_API_KEYS": json.dumps({"bench-admin-key": "admin"}),
         "OMP_NUM_THREADS": "1",
         "OPENBLAS_NUM_THREADS": "1",

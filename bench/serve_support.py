@@ -21,6 +21,14 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1024 * 1024
+LOAD_TEST_SETTINGS = {
+    "KEPU_PUBLIC_READS": "true",
+    # a load test, not abuse: with the default limit (600 anonymous reads per minute and client) a wrk run's
+    # answers are mostly 429s (bench/catalog_changes.py once reported such a rate for /similar)
+    "KEPU_PUBLIC_READS_PER_MINUTE": "0",
+    "KEPU_RETENTION_INTERVAL_SECONDS": "0",
+}
+"""KEPU_* every benchmark server shares: anonymous reads on and unlimited, no retention purge mid-run."""
 
 
 def free_port() -> int:
